@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { capabilities } from '../capabilities/index.ts';
+import { logLevels } from '../logger.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const moduleLimits = z
+  .object({
+    /** A call into the module running longer than this (not counting host I/O it waits on) terminates the module. */
+    callDeadlineMs: positiveInt.default(5000),
+    /** Largest payload the module may publish. */
+    maxMessageBytes: positiveInt.default(1024 * 1024),
+    /** Heap of the module's worker thread (JS glue, not the guest's linear memory). */
+    workerHeapMb: positiveInt.default(256),
+  })
+  .strict();
+export type ModuleLimits = z.infer<typeof moduleLimits>;
+
+export const deliveryOptions = z
+  .object({
+    /** Most messages per handler call. */
+    maxBatch: z.number().int().min(1).max(10_000).default(256),
+    /** Wait up to this long for a batch to fill; 0 delivers at once. */
+    lingerMs: z.number().int().min(0).max(60_000).default(0),
+    /** Messages queued for the module beyond the one batch in flight. */
+    capacity: positiveInt.default(100_000),
+    /** Which message is dropped (and counted) when the queue is full. */
+    overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
+    /** Don't deliver the module's own publishes back to it (for bridges). */
+    noLocal: z.boolean().default(false),
+    /** Backoff after the handler fails a batch: starts here, doubles, capped. */
+    retryInitialMs: positiveInt.default(100),
+    retryMaxMs: positiveInt.default(10_000),
+  })
+  .strict();
+export type DeliveryOptions = z.infer<typeof deliveryOptions>;
+
+export const restartPolicy = z
+  .object({
+    initialBackoffMs: positiveInt.default(200),
+    maxBackoffMs: positiveInt.default(30_000),
+    /** More crashes than this within `windowMs` marks the module failed: it is not restarted again. */
+    maxCrashes: positiveInt.default(10),
+    windowMs: positiveInt.default(60_000),
+  })
+  .strict();
+export type RestartPolicy = z.infer<typeof restartPolicy>;
+
+/** Grants: one key per capability that has one (from the capability list), plus the WASI environment. */
+const grantShape: Record<string, z.ZodType> = {
+  /** Names of host environment variables the module may read through wasi:cli/environment. */
+  environment: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name')).default([]),
+};
+for (const c of capabilities) if (c.grantKey) grantShape[c.grantKey] = c.grant.prefault({});
+export const grants = z.object(grantShape).strict();
+
+export const moduleConfig = z
+  .object({
+    /** Path of the component (.wasm), relative to the config file. */
+    component: z.string().min(1),
+    /** World the component must target: telemetry, gateway, server (or a world in `wit`). */
+    world: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a world name such as "telemetry"'),
+    /** Folder of the WIT package that defines `world`, relative to the config file; default: the host's wit/. */
+    wit: z.string().optional(),
+    enabled: z.boolean().default(true),
+    grants: grants.prefault({}),
+    /** The module's own settings, read by the guest through edgehost:platform/config. */
+    config: z.record(z.string(), z.unknown()).default({}),
+    limits: moduleLimits.prefault({}),
+    delivery: deliveryOptions.prefault({}),
+    restart: restartPolicy.prefault({}),
+  })
+  .strict();
+export type ModuleConfig = z.infer<typeof moduleConfig>;
+
+export const hostConfig = z
+  .object({
+    $schema: z.string().optional(),
+    logLevel: z.enum(logLevels).default('info'),
+    /** Where durable state lives, relative to the working directory. */
+    dataDir: z.string().default('data'),
+    /** Transpiled components, by content hash, relative to the working directory. */
+    cacheDir: z.string().default('.cache/transpile'),
+    /** How long SIGINT/SIGTERM waits for modules to finish their current call. */
+    shutdownTimeoutMs: positiveInt.default(5000),
+    modules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'module names are lowercase letters, digits and dashes'), moduleConfig),
+  })
+  .strict();
+export type HostConfig = z.infer<typeof hostConfig>;

@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import { Bus } from './bus/bus.ts';
+import { capabilityFor } from './capabilities/index.ts';
+import { transpileCached, type TranspileOptions } from './components/transpile-cache.ts';
+import { platform } from './components/wit.ts';
+import { checkWorld, describeMismatch } from './components/world-check.ts';
+import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
+import { HostError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { ModuleSupervisor } from './supervisor.ts';
+
+/** The host: one bus, and one supervisor per module. */
+export class Host {
+  readonly config: ResolvedConfig;
+  readonly bus: Bus;
+  readonly supervisors = new Map<string, ModuleSupervisor>();
+  readonly #logger: Logger;
+
+  constructor(config: ResolvedConfig, logger: Logger) {
+    this.config = config;
+    this.#logger = logger;
+    this.bus = new Bus({
+      onOverflow: (subscriber, dropped) =>
+        logger.warn({ subscriber, topic: dropped.topic, capacity: this.supervisors.get(subscriber)?.module.delivery.capacity }, `queue of module ${subscriber} is full; dropped a message (delivery.overflow policy)`),
+    });
+  }
+
+  /**
+   * Loads every component (transpiling through the cache and checking its
+   * world) before starting any, so a bad component stops the host at once with
+   * its name and what does not match, then starts all modules.
+   */
+  async start(): Promise<void> {
+    const loaded: [ResolvedModule, string][] = [];
+    for (const module of this.config.modules) loaded.push([module, await this.#load(module)]);
+    for (const [module, componentJs] of loaded) {
+      this.supervisors.set(module.name, new ModuleSupervisor(module, componentJs, this.bus, this.#logger, this.config.logLevel));
+    }
+    await Promise.all([...this.supervisors.values()].map((s) => s.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop(this.config.shutdownTimeoutMs)));
+  }
+
+  async #load(module: ResolvedModule): Promise<string> {
+    const transpiled = await transpileCached(module.componentPath, resolve(this.config.cacheDir), transpileOptions(module));
+    this.#logger.info(
+      { module: module.name, cache: transpiled.cacheHit ? 'hit' : 'miss', key: transpiled.key, ms: Math.round(transpiled.ms) },
+      transpiled.cacheHit ? 'component loaded from the transpile cache' : 'component transpiled',
+    );
+    const mismatch = checkWorld(module.worldSpec, transpiled.imports, transpiled.exports);
+    if (mismatch) {
+      throw new HostError('EH_WORLD_MISMATCH', `modules.${module.name}: ${describeMismatch(module.componentPath, module.worldSpec, mismatch, transpiled.imports, transpiled.exports)}`);
+    }
+    return transpiled.jsPath;
+  }
+}
+
+/**
+ * Functions that wait on host I/O suspend the guest through JSPI; then every
+ * export of that world must be callable asynchronously too.
+ */
+export function transpileOptions(module: ResolvedModule): TranspileOptions {
+  const { version, interfaces } = platform();
+  const asyncImports: string[] = [];
+  for (const iface of module.worldSpec.imports) {
+    for (const fn of capabilityFor(iface)?.asyncFunctions ?? []) asyncImports.push(`${iface}@${version}#${fn}`);
+  }
+  if (asyncImports.length === 0) return { asyncImports, asyncExports: [] };
+  const asyncExports = module.worldSpec.exports.flatMap((iface) =>
+    (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`),
+  );
+  return { asyncImports, asyncExports };
+}

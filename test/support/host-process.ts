@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, tempDir, testCacheDir } from './paths.ts';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  module?: string;
+  code?: string;
+  [key: string]: unknown;
+}
+
+/** Writes a host config to a fresh temp dir; component paths should be absolute. */
+export function writeConfig(config: Record<string, unknown>): string {
+  const file = join(tempDir(), 'edgehost.json');
+  writeFileSync(file, JSON.stringify({ cacheDir: testCacheDir, ...config }, null, 2));
+  return file;
+}
+
+/**
+ * The host as a user runs it: `node host/main.ts` in a child process, its
+ * JSON log lines parsed as they arrive so tests can await specific lines.
+ */
+export class HostProcess {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [join(root, 'host/main.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffered = '';
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const text = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let line: LogLine;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          line = { level: 30, msg: text };
+        }
+        this.lines.push(line);
+        this.#waiters = this.#waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+      }
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 30_000, what = 'log line'): Promise<LogLine> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n--- stderr ---\n${this.stderr}`)), timeoutMs);
+      const onExit = () => reject(new Error(`host exited while waiting for ${what}\n--- stderr ---\n${this.stderr}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`));
+      this.child.once('exit', onExit);
+      this.#waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          this.child.off('exit', onExit);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  /** Waits until every named module has logged that it is ready. */
+  async ready(modules: string[], timeoutMs = 60_000): Promise<void> {
+    await Promise.all(modules.map((m) => this.waitForLog((l) => l.msg === `module ${m} ready`, timeoutMs, `module ${m} ready`)));
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; ms: number }> {
+    const started = Date.now();
+    this.child.kill(signal);
+    const { code } = await this.exited;
+    return { code, ms: Date.now() - started };
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
