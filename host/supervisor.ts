@@ -35,6 +35,7 @@ export class ModuleSupervisor {
     this.#logLevel = logLevel;
     this.#backoffMs = module.restart.initialBackoffMs;
     this.subscriber = bus.addSubscriber(module.name, module.delivery, (batch) => this.#deliver(batch));
+    for (const filter of module.subscriptions) this.subscriber.subscribe(filter);
     this.subscriber.pause();
   }
 

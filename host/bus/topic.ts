@@ -57,28 +57,15 @@ export function topicFilterProblem(filter: string): string | undefined {
  */
 export function topicMatches(filter: string, topic: string): boolean {
   if (topic.charCodeAt(0) === 36 /* $ */ && (filter[0] === '+' || filter[0] === '#')) return false;
-  let f = 0;
-  let t = 0;
-  const fl = filter.length;
-  const tl = topic.length;
-  // `<=`: a filter ending in '/' still has an (empty) last level to compare.
-  while (f <= fl) {
-    const fEnd = nextSlash(filter, f);
-    const level = filter.slice(f, fEnd);
-    if (level === '#') return true; // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2]
-    if (t > tl) return false; // topic has fewer levels than the filter
-    const tEnd = nextSlash(topic, t);
-    if (level !== '+' && level !== topic.slice(t, tEnd)) return false;
-    f = fEnd + 1;
-    t = tEnd + 1;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2]
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
   }
-  // The filter ran out of levels: it matches when the topic did too.
-  return t > tl;
-}
-
-function nextSlash(s: string, from: number): number {
-  const i = s.indexOf('/', from);
-  return i === -1 ? s.length : i;
+  return f.length === t.length;
 }
 
 /**

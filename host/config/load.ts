@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { capabilities, capabilityFor } from '../capabilities/index.ts';
 import { readWitPackage, witDir, type World } from '../components/wit.ts';
+import { filterCovers, topicFilterProblem } from '../bus/topic.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
 import { hostConfig, type HostConfig, type ModuleConfig } from './schema.ts';
@@ -127,6 +128,14 @@ function resolveModules(file: string, config: HostConfig): ResolvedConfig {
       const isEmpty = JSON.stringify(value) === JSON.stringify(capabilityByKey(grantKey)?.grant.parse({}));
       if (!cap && !isEmpty) problems.push(`${file}: ${key}.grants.${grantKey}: world "${m.world}" does not import this capability; remove the grant`);
     }
+    const subscribeGrant = (m.grants.pubsub as { subscribe: string[] }).subscribe;
+    m.subscriptions.forEach((filter, i) => {
+      const problem = topicFilterProblem(filter);
+      if (problem) problems.push(`${file}: ${key}.subscriptions[${i}]: ${problem}`);
+      else if (!subscribeGrant.some((g) => filterCovers(g, filter))) {
+        problems.push(`${file}: ${key}.subscriptions[${i}]: "${filter}" is not covered by ${key}.grants.pubsub.subscribe; add it there`);
+      }
+    });
     modules.push({ ...m, name, componentPath, worldSpec: world, capabilityInterfaces });
   }
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);

@@ -64,6 +64,12 @@ export const moduleConfig = z
     wit: z.string().optional(),
     enabled: z.boolean().default(true),
     grants: grants.prefault({}),
+    /**
+     * Filters the host subscribes the module to before it starts, so messages
+     * published while it starts (or restarts) queue for it instead of passing it by.
+     * Each must be covered by grants.pubsub.subscribe.
+     */
+    subscriptions: z.array(z.string()).default([]),
     /** The module's own settings, read by the guest through edgehost:platform/config. */
     config: z.record(z.string(), z.unknown()).default({}),
     limits: moduleLimits.prefault({}),

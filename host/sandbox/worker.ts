@@ -45,6 +45,14 @@ function isFatal(e: unknown): boolean {
 }
 
 function fatal(e: unknown): never {
+  // What the guest published before it died was accepted (publish returned ok): hand it on.
+  for (const close of closers) {
+    try {
+      void close();
+    } catch {
+      // the instance is going away; nothing more to save
+    }
+  }
   wasi.flush();
   if (e instanceof ModuleExit) {
     post({ t: 'fatal', code: 'EH_MODULE_EXIT', error: e.message, exitCode: e.exitCode });

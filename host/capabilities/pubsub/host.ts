@@ -30,7 +30,7 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
       const problem = topicNameProblem(topic);
       if (problem) return hostError.invalid(problem);
       if (!grant.publish.some((f) => topicMatches(f, topic))) {
-        return hostError.denied(ctx.denied('pubsub', `publish to ${topic}`, grantKey('publish')));
+        return hostError.denied(ctx.denied('pubsub', `publish to ${topic}`, `add "${topic}" (or a filter matching it) to ${grantKey('publish')}`));
       }
       if (payload.length > ctx.limits.maxMessageBytes) {
         return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${ctx.limits.maxMessageBytes} (limits.maxMessageBytes)`);
@@ -43,7 +43,7 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
       const problem = topicFilterProblem(filter);
       if (problem) return hostError.invalid(problem);
       if (!grant.subscribe.some((g) => filterCovers(g, filter))) {
-        return hostError.denied(ctx.denied('pubsub', `subscribe to ${filter}`, grantKey('subscribe')));
+        return hostError.denied(ctx.denied('pubsub', `subscribe to ${filter}`, `add "${filter}" (or a filter covering it) to ${grantKey('subscribe')}`));
       }
       // Publishes queued before this call must reach the bus first, to keep order.
       flush();

@@ -37,8 +37,8 @@ export function create(ctx: ModuleContext) {
   });
 
   return {
-    setTimeout: (ms: number) => add(ms, true),
-    setInterval: (ms: number) => add(ms, false),
+    after: (ms: number) => add(ms, true),
+    every: (ms: number) => add(ms, false),
     cancel(id: number) {
       const t = timers.get(id);
       if (t) clearTimeout(t);

@@ -1,0 +1,83 @@
+// Wires the WIT imports and exports of world `server` to the core in server.ts.
+
+import { get } from 'edgehost:platform/config@0.1.0';
+import { log } from 'edgehost:platform/logging@0.1.0';
+import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
+import type { Message } from 'edgehost:platform/pubsub@0.1.0';
+import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
+import type { ConnectionInfo } from 'edgehost:platform/socket@0.1.0';
+import { nowMs, every } from 'edgehost:platform/timer@0.1.0';
+import defaults from '../module.json' with { type: 'json' };
+import { loadOptions } from './options.ts';
+import { describe, Server, type Platform } from './server.ts';
+
+/** How often connect timeouts and keep alives are checked. */
+const CHECK_PERIOD_MS = 1000;
+
+type SocketEvent =
+  | { tag: 'opened'; val: ConnectionInfo }
+  | { tag: 'data'; val: [number, Uint8Array] }
+  | { tag: 'closed'; val: number };
+
+const platform: Platform = {
+  send,
+  close,
+  publishToBus: publish,
+  busSubscribe: subscribe,
+  busUnsubscribe: unsubscribe,
+  now: () => Number(nowMs()),
+  log,
+};
+
+let server: Server | undefined;
+let checkTimer = -1;
+
+export const lifecycle = {
+  init(): void {
+    const options = loadOptions(get, defaults.config);
+    server = new Server(platform, options);
+    for (const address of options.listen) {
+      try {
+        listen(address, 'mqtt');
+      } catch (e) {
+        throw new Error(`listen on ${address} failed: ${describe(e)}`);
+      }
+    }
+    if (options.listen.length === 0) log('warn', 'no listen address configured (--server-socket-address): no client can connect');
+    else log('info', `MQTT server listening on ${options.listen.join(', ')} (TCP and WebSocket)`);
+    checkTimer = every(CHECK_PERIOD_MS);
+  },
+};
+
+export const messageHandler = {
+  handle(messages: Message[]): void {
+    // Never fails the batch: a redelivery would only duplicate what was already sent to clients.
+    try {
+      server?.handleBusMessages(messages);
+    } catch (e) {
+      log('error', `bus messages: ${describe(e)}`);
+    }
+  },
+};
+
+export const socketHandler = {
+  // No result type: throwing here would trap the instance and drop every connection.
+  handleEvents(events: SocketEvent[]): void {
+    try {
+      server?.handleSocketEvents(events);
+    } catch (e) {
+      log('error', `socket events: ${describe(e)}`);
+    }
+  },
+};
+
+export const timerHandler = {
+  onTick(id: number): void {
+    if (id !== checkTimer) return;
+    try {
+      server?.tick();
+    } catch (e) {
+      log('error', `timer: ${describe(e)}`);
+    }
+  },
+};

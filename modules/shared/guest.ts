@@ -1,0 +1,76 @@
+// Small helpers for guests (QuickJS components): a console that writes to the host's log,
+// typed config reading, and readable text for errors thrown by WIT imports.
+// The config parsing itself lives in config-values.ts (pure, tested in Node).
+
+import { log, type Level } from 'edgehost:platform/logging@0.1.0';
+import { get } from 'edgehost:platform/config@0.1.0';
+import { createConfigReader, type ConfigDefaults, type ConfigReader } from './config-values.ts';
+
+export { ConfigError, nonEmptyStringList, type ConfigReader, type JsonRule, type NumberRule } from './config-values.ts';
+
+/** The subset of `console` that `installConsole` provides. */
+export interface GuestConsole {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+declare global {
+  // QuickJS guests have no console until installConsole() defines one.
+  var console: GuestConsole;
+}
+
+function formatArg(a: unknown): string {
+  if (typeof a === 'string') return a;
+  if (a instanceof Error) return describeError(a) + (a.stack ? '\n' + a.stack : '');
+  if (typeof a === 'bigint') return a.toString();
+  if (a === undefined) return 'undefined';
+  try {
+    const s = JSON.stringify(a);
+    return s === undefined ? String(a) : s;
+  } catch {
+    return String(a);
+  }
+}
+
+/** Format console-style arguments as one line (strings as is, others as JSON). */
+export function formatArgs(args: unknown[]): string {
+  return args.map(formatArg).join(' ');
+}
+
+/** Define `globalThis.console` (log/info/debug/warn/error) writing through `edgehost:platform/logging`. */
+export function installConsole(): GuestConsole {
+  const at = (level: Level) => (...args: unknown[]) => log(level, formatArgs(args));
+  const c: GuestConsole = { log: at('info'), info: at('info'), debug: at('debug'), warn: at('warn'), error: at('error') };
+  globalThis.console = c;
+  return c;
+}
+
+/**
+ * The module's config with typed getters: a key's value comes from `config.get` when the
+ * module config has it, else from `defaults` (the `config` object of the module's module.json).
+ * A bad value throws an Error naming the key, what was found and what was expected.
+ */
+export function readConfig(defaults: ConfigDefaults): ConfigReader {
+  return createConfigReader(get, defaults);
+}
+
+/** The error variant a WIT import put on the Error it threw (`{tag, val}`), if any. */
+export function errorPayload(e: unknown): { tag: string; val?: unknown } | undefined {
+  const p = e !== null && typeof e === 'object' ? (e as { payload?: unknown }).payload : undefined;
+  if (p !== null && typeof p === 'object' && typeof (p as { tag?: unknown }).tag === 'string') {
+    return p as { tag: string; val?: unknown };
+  }
+  return undefined;
+}
+
+/** `tag: val` (or `tag`) for an error thrown by a WIT import; the message for any other error. */
+export function describeError(e: unknown): string {
+  const p = errorPayload(e);
+  if (p) return p.val === undefined ? p.tag : `${p.tag}: ${formatArg(p.val)}`;
+  if (e instanceof Error) return e.message || e.name;
+  if (typeof e === 'string') return e;
+  return formatArg(e);
+}

@@ -1,0 +1,150 @@
+// Telemetry: N simulated devices, each publishing a JSON reading per tick (times `burst`) to
+// `<topic-prefix><deviceId>`:
+//   {"deviceId":"sensor-1","temperature":21.37,"pressure":1001.5,"timestamp":1732400000000,"seq":1}
+
+import { publish } from 'edgehost:platform/pubsub@0.1.0';
+import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
+import type { Message } from 'edgehost:platform/message-handler@0.1.0';
+import { installConsole, readConfig, describeError, errorPayload, nonEmptyStringList, ConfigError } from '../../shared/guest.ts';
+import { encodeUtf8 } from '../../shared/utf8.ts';
+import moduleJson from '../module.json' with { type: 'json' };
+
+installConsole();
+
+interface Device {
+  topic: string;
+  /** `{"deviceId":"<id>","temperature":` as UTF-8: the constant start of every reading. */
+  head: Uint8Array;
+  seq: number;
+}
+
+interface Range {
+  min: number;
+  span: number;
+}
+
+let devices: Device[] = [];
+let burst = 1;
+let temperature: Range = { min: 0, span: 0 };
+let pressure: Range = { min: 0, span: 0 };
+let timerId: number | undefined;
+/** Publish error kinds (`denied`, `limited`...) already logged: warn once per kind. */
+const warned = new Set<string>();
+
+function range(cfg: ReturnType<typeof readConfig>, name: string): Range {
+  const min = cfg.number(`${name}-min`);
+  const max = cfg.number(`${name}-max`);
+  if (min > max) {
+    throw new ConfigError(`${name}-min`, `config "${name}-min" (${min}) is greater than "${name}-max" (${max})`);
+  }
+  return { min, span: max - min };
+}
+
+function checkTopicPart(key: string, value: string): void {
+  if (value.includes('+') || value.includes('#')) {
+    throw new ConfigError(key, `config "${key}": expected no MQTT wildcards (+ or #), found ${JSON.stringify(value)}`);
+  }
+}
+
+// Math.random is no use here: componentize-qjs snapshots the engine at build time (Wizer), so
+// every instance starts from the same PRNG state and repeats the same "random" sequence.
+// mulberry32, seeded in init from the clock.
+let rngState = 0;
+function random(): number {
+  rngState = (rngState + 0x6d2b79f5) | 0;
+  let t = rngState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** A random value in the range, rounded to 2 decimals. */
+function sample(r: Range): number {
+  return Math.round((r.min + random() * r.span) * 100) / 100;
+}
+
+// Readings are built as bytes from pre-encoded constant parts: QuickJS runs the UTF-8 encoder
+// as interpreted JS (~0.4 us per character), so only the few ASCII digits are converted per message.
+const PRESSURE = encodeUtf8(',"pressure":');
+const SEQ = encodeUtf8(',"seq":');
+const CLOSE = 0x7d; // }
+
+function putAscii(out: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}
+
+export const lifecycle = {
+  init(): void {
+    const cfg = readConfig(moduleJson.config);
+    const ids = cfg.json('devices', nonEmptyStringList);
+    const prefix = cfg.string('topic-prefix');
+    checkTopicPart('topic-prefix', prefix);
+    for (const id of ids) checkTopicPart('devices', id);
+    const interval = cfg.number('interval-ms', { integer: true, min: 1, max: 0xffffffff });
+    burst = cfg.number('burst', { integer: true, min: 1, max: 1_000_000 });
+    temperature = range(cfg, 'temperature');
+    pressure = range(cfg, 'pressure');
+    devices = ids.map((id) => ({
+      topic: prefix + id,
+      head: encodeUtf8(`{"deviceId":${JSON.stringify(id)},"temperature":`),
+      seq: 0,
+    }));
+    const now = Number(nowMs());
+    rngState = (now ^ Math.floor(now / 4294967296) ^ (devices.length * 0x9e3779b9)) | 0;
+    timerId = every(interval);
+    console.info(`telemetry: ${devices.length} devices every ${interval} ms, burst ${burst}, topics ${prefix}<deviceId>`);
+  },
+};
+
+/** `,"timestamp":<ms>` is the same for every reading of a tick. */
+function publishReading(d: Device, timestampPart: Uint8Array): void {
+  d.seq++;
+  const t = String(sample(temperature));
+  const p = String(sample(pressure));
+  const q = String(d.seq);
+  const out = new Uint8Array(
+    d.head.length + t.length + PRESSURE.length + p.length + timestampPart.length + SEQ.length + q.length + 1,
+  );
+  out.set(d.head, 0);
+  let at = putAscii(out, d.head.length, t);
+  out.set(PRESSURE, at);
+  at = putAscii(out, at + PRESSURE.length, p);
+  out.set(timestampPart, at);
+  at += timestampPart.length;
+  out.set(SEQ, at);
+  at = putAscii(out, at + SEQ.length, q);
+  out[at] = CLOSE;
+  try {
+    publish(d.topic, out);
+  } catch (e) {
+    const kind = errorPayload(e)?.tag ?? 'error';
+    if (!warned.has(kind)) {
+      warned.add(kind);
+      console.warn(`telemetry: publish to ${d.topic} failed: ${describeError(e)} (further "${kind}" failures are not logged)`);
+    }
+  }
+}
+
+export const timerHandler = {
+  onTick(id: number): void {
+    if (id !== timerId) return;
+    // A throw here would trap the instance: everything that can fail is caught.
+    try {
+      const timestampPart = encodeUtf8(`,"timestamp":${Number(nowMs())}`);
+      for (const d of devices) {
+        for (let i = 0; i < burst; i++) publishReading(d, timestampPart);
+      }
+    } catch (e) {
+      if (!warned.has('tick')) {
+        warned.add('tick');
+        console.error(`telemetry: tick failed: ${describeError(e)}`);
+      }
+    }
+  },
+};
+
+export const messageHandler = {
+  // Telemetry subscribes to nothing; acknowledge anything delivered.
+  handle(_messages: Message[]): void {},
+};

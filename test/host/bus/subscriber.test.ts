@@ -1,0 +1,358 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Bus, type BusMessage, type SubscriberOptions } from '../../../host/bus/bus.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (m: BusMessage) => new TextDecoder().decode(m.payload);
+const texts = (batch: BusMessage[]) => batch.map(dec);
+
+function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
+  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, ...o };
+}
+
+/** Lets pending microtasks and promise callbacks run (a real setImmediate, also with mocked timeouts). */
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface Call {
+  batch: string[];
+  resolve(): void;
+  reject(e?: Error): void;
+}
+
+/** A deliver function whose calls the test settles by hand. */
+function gate() {
+  const calls: Call[] = [];
+  let taken = 0;
+  let waiting: ((c: Call) => void) | undefined;
+  const deliver = (batch: BusMessage[]) =>
+    new Promise<void>((resolve, reject) => {
+      calls.push({ batch: texts(batch), resolve, reject: (e = new Error('handler failed')) => reject(e) });
+      if (waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w(calls[taken++]);
+      }
+    });
+  /** The first call not yet returned by next(), waiting for it if it was not made yet. */
+  const next = () => (taken < calls.length ? Promise.resolve(calls[taken++]) : new Promise<Call>((resolve) => (waiting = resolve)));
+  return { calls, deliver, next };
+}
+
+test('delivers in publish order, one batch in flight at a time, under load', async () => {
+  const bus = new Bus();
+  const seen: string[] = [];
+  const sizes: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let turn = 0;
+  const sub = bus.addSubscriber('m', options({ maxBatch: 7 }), async (batch) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    sizes.push(batch.length);
+    // Handlers take varying time, so publishes land while a batch is in flight.
+    if (turn++ % 3 === 0) await flush();
+    else await Promise.resolve();
+    seen.push(...texts(batch));
+    inFlight--;
+  });
+  sub.subscribe('load/#');
+  const want: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    bus.publish(`load/${i % 5}`, enc(String(i)));
+    want.push(String(i));
+    if (i % 37 === 0) await flush();
+  }
+  await sub.idle();
+  assert.deepEqual(seen, want);
+  assert.equal(maxInFlight, 1);
+  assert.ok(sizes.every((n) => n >= 1 && n <= 7), `batch sizes ${sizes}`);
+  assert.ok(sizes.some((n) => n === 7), 'batches fill up under load');
+  assert.equal(sub.stats().delivered, 2000);
+});
+
+test('takes up to maxBatch per call, and batches grow while one is in flight', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ maxBatch: 4 }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('0'));
+  const first = await g.next();
+  assert.deepEqual(first.batch, ['0']);
+  for (let i = 1; i <= 9; i++) bus.publish('t', enc(String(i)));
+  await flush();
+  assert.equal(g.calls.length, 1, 'no second batch while the first is in flight');
+  assert.deepEqual(sub.stats(), { queued: 9, inFlight: 1, delivered: 0, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: false, retrying: false });
+  first.resolve();
+  (await g.next()).resolve();
+  (await g.next()).resolve();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['0'], ['1', '2', '3', '4'], ['5', '6', '7', '8'], ['9']],
+  );
+});
+
+test('publishes in one tick join one batch when lingerMs is 0', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ maxBatch: 256 }), g.deliver);
+  sub.subscribe('t');
+  for (let i = 0; i < 5; i++) bus.publish('t', enc(String(i)));
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(g.calls.map((c) => c.batch), [['0', '1', '2', '3', '4']]);
+});
+
+test('linger waits until the oldest queued message is lingerMs old, or the batch is full', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ maxBatch: 3, lingerMs: 50 }), g.deliver);
+  sub.subscribe('t');
+
+  bus.publish('t', enc('a'));
+  t.mock.timers.tick(30);
+  bus.publish('t', enc('b'));
+  await flush();
+  t.mock.timers.tick(19);
+  await flush();
+  assert.equal(g.calls.length, 0, 'still lingering 49 ms after the oldest');
+  t.mock.timers.tick(1);
+  const first = await g.next();
+  assert.deepEqual(first.batch, ['a', 'b']);
+  first.resolve();
+  await sub.idle();
+
+  // A batch that fills up while lingering goes at once.
+  bus.publish('t', enc('c'));
+  await flush(); // the linger timer is armed now
+  for (const s of ['d', 'e', 'f']) bus.publish('t', enc(s));
+  const full = await g.next();
+  assert.deepEqual(full.batch, ['c', 'd', 'e']);
+  full.resolve();
+  await flush();
+  assert.equal(g.calls.length, 2, 'the remainder lingers again');
+  t.mock.timers.tick(50);
+  const rest = await g.next();
+  assert.deepEqual(rest.batch, ['f']);
+  rest.resolve();
+  await sub.idle();
+});
+
+test('after a slow delivery, messages that already lingered long enough go at once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 5_000 });
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ maxBatch: 10, lingerMs: 20 }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('a'));
+  t.mock.timers.tick(20);
+  const first = await g.next();
+  bus.publish('t', enc('b'));
+  t.mock.timers.tick(100); // the handler is slow
+  first.resolve();
+  const second = await g.next();
+  assert.deepEqual(second.batch, ['b']);
+  second.resolve();
+  await sub.idle();
+});
+
+test('a failed delivery is retried with the same batch after a doubling, capped backoff; order holds', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ maxBatch: 2, retryInitialMs: 100, retryMaxMs: 250 }), g.deliver);
+  sub.subscribe('t');
+  for (const s of ['a', 'b', 'c']) bus.publish('t', enc(s));
+
+  const expectRetryAfter = async (ms: number, index: number) => {
+    await flush(); // lets the rejection arm the retry timer
+    t.mock.timers.tick(ms - 1);
+    await flush();
+    assert.equal(g.calls.length, index, `no retry before ${ms} ms`);
+    t.mock.timers.tick(1);
+    return g.next();
+  };
+
+  (await g.next()).reject();
+  await flush();
+  assert.equal(sub.stats().failedDeliveries, 1);
+  assert.equal(sub.stats().retrying, true);
+  bus.publish('t', enc('d')); // lands behind the failed batch
+  (await expectRetryAfter(100, 1)).reject();
+  (await expectRetryAfter(200, 2)).reject();
+  const fourth = await expectRetryAfter(250, 3); // 400, capped
+  fourth.resolve();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b'], ['c', 'd']],
+  );
+  const s = sub.stats();
+  assert.equal(s.failedDeliveries, 3);
+  assert.equal(s.delivered, 4);
+
+  // A success resets the backoff.
+  bus.publish('t', enc('e'));
+  (await g.next()).reject();
+  (await expectRetryAfter(100, 6)).resolve();
+  await sub.idle();
+  assert.equal(sub.stats().failedDeliveries, 4);
+});
+
+test('a deliver function that throws synchronously counts as a failed delivery', async () => {
+  const bus = new Bus();
+  let calls = 0;
+  const got: string[] = [];
+  const sub = bus.addSubscriber('m', options({ retryInitialMs: 1, retryMaxMs: 1 }), (batch) => {
+    if (calls++ === 0) throw new Error('not async');
+    got.push(...texts(batch));
+    return Promise.resolve();
+  });
+  sub.subscribe('t');
+  bus.publish('t', enc('x'));
+  await sub.idle();
+  assert.deepEqual(got, ['x']);
+  assert.equal(sub.stats().failedDeliveries, 1);
+});
+
+test('pause stops new deliveries but lets the one in flight finish; resume goes on', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options(), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('a'));
+  const first = await g.next();
+  sub.pause();
+  bus.publish('t', enc('b'));
+  bus.publish('t', enc('c'));
+  let idle = false;
+  const idled = sub.idle().then(() => (idle = true));
+  first.resolve();
+  await flush();
+  await flush();
+  assert.equal(g.calls.length, 1);
+  assert.equal(idle, false, 'not idle while messages wait');
+  assert.deepEqual(sub.stats(), { queued: 2, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: true, retrying: false });
+  sub.resume();
+  assert.equal(sub.stats().paused, false);
+  const second = await g.next();
+  assert.deepEqual(second.batch, ['b', 'c']);
+  second.resolve();
+  await idled;
+});
+
+test('a subscriber created paused queues until resumed', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options(), g.deliver);
+  sub.pause();
+  sub.subscribe('t');
+  bus.publish('t', enc('a'));
+  await flush();
+  assert.equal(g.calls.length, 0);
+  sub.resume();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(g.calls.map((c) => c.batch), [['a']]);
+});
+
+test('resume retries a failed batch at once instead of waiting out its backoff', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ retryInitialMs: 60_000, retryMaxMs: 60_000 }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('a'));
+  const first = await g.next();
+  sub.pause(); // as the supervisor does when the module crashes
+  first.reject();
+  await flush();
+  assert.deepEqual(sub.stats(), { queued: 0, inFlight: 1, delivered: 0, failedDeliveries: 1, dropped: 0, filters: ['t'], paused: true, retrying: true });
+  sub.resume();
+  const retry = await g.next();
+  assert.deepEqual(retry.batch, ['a']);
+  // Also when the retry timer was already running before the pause.
+  retry.reject();
+  await flush();
+  sub.pause();
+  sub.resume();
+  const again = await g.next();
+  assert.deepEqual(again.batch, ['a']);
+  again.resolve();
+  await sub.idle();
+  assert.equal(sub.stats().failedDeliveries, 2);
+});
+
+test('drop-oldest drops the oldest queued message, never the batch in flight', async () => {
+  const dropped: [string, string][] = [];
+  const bus = new Bus({ onOverflow: (id, m) => dropped.push([id, dec(m)]) });
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 3, overflow: 'drop-oldest' }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('1'));
+  const first = await g.next();
+  for (const s of ['2', '3', '4', '5', '6']) bus.publish('t', enc(s));
+  assert.deepEqual(dropped, [
+    ['m', '2'],
+    ['m', '3'],
+  ]);
+  assert.equal(sub.stats().dropped, 2);
+  assert.equal(sub.stats().queued, 3);
+  first.resolve();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(g.calls.map((c) => c.batch), [['1'], ['4', '5', '6']]);
+});
+
+test('drop-newest drops the incoming message', async () => {
+  const dropped: string[] = [];
+  const bus = new Bus({ onOverflow: (_, m) => dropped.push(dec(m)) });
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 3, overflow: 'drop-newest' }), g.deliver);
+  sub.pause();
+  sub.subscribe('t');
+  for (const s of ['1', '2', '3', '4', '5']) bus.publish('t', enc(s));
+  assert.deepEqual(dropped, ['4', '5']);
+  assert.equal(sub.stats().dropped, 2);
+  sub.resume();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2', '3']]);
+});
+
+test('a batch waiting for its retry does not count against capacity', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 2, overflow: 'drop-newest', retryInitialMs: 1, retryMaxMs: 1 }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('1'));
+  bus.publish('t', enc('2'));
+  (await g.next()).reject();
+  bus.publish('t', enc('3'));
+  bus.publish('t', enc('4'));
+  bus.publish('t', enc('5'));
+  assert.equal(sub.stats().dropped, 1);
+  (await g.next()).resolve();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2'], ['1', '2'], ['3', '4']]);
+});
+
+test('idle() resolves at once when nothing is queued, and after the queue drains otherwise', async () => {
+  const bus = new Bus();
+  const g = gate();
+  const sub = bus.addSubscriber('m', options(), g.deliver);
+  await sub.idle();
+  sub.subscribe('t');
+  bus.publish('t', enc('a'));
+  let idle = false;
+  const idled = sub.idle().then(() => (idle = true));
+  const call = await g.next();
+  await flush();
+  assert.equal(idle, false);
+  call.resolve();
+  await idled;
+});

@@ -1,0 +1,43 @@
+// Host-config entries for the modules integration tests run: built from source by `npm test`'s pretest.
+import { moduleWasm, testGuestWasm, testWit } from './paths.ts';
+
+export function telemetry(config: Record<string, unknown> = {}) {
+  return {
+    component: moduleWasm('telemetry'),
+    world: 'telemetry',
+    grants: { pubsub: { publish: ['telemetry/#'] } },
+    config: { 'interval-ms': 100, devices: ['d1', 'd2'], ...config },
+  };
+}
+
+/** A gateway posting what matches `filter` to `url`, allowed to reach only that URL's host:port. */
+export function gateway(url: string, filter = 'telemetry/#', extra: { delivery?: object; allowedHosts?: string[] } = {}) {
+  const { host } = new URL(url);
+  return {
+    component: moduleWasm('gateway'),
+    world: 'gateway',
+    grants: { pubsub: { subscribe: [filter] }, outboundHttp: { allowedHosts: extra.allowedHosts ?? [host] } },
+    subscriptions: [filter],
+    config: { url, filter },
+    delivery: { maxBatch: 50, lingerMs: 50, retryInitialMs: 50, retryMaxMs: 500, ...extra.delivery },
+  };
+}
+
+/** Publishes `messages` (each `at-ms` after it starts) onto the bus. */
+export function driver(topics: string[], messages: { topic: string; payload: string; 'at-ms': number }[]) {
+  return {
+    component: testGuestWasm('driver'),
+    world: 'telemetry',
+    grants: { pubsub: { publish: topics } },
+    config: { messages },
+  };
+}
+
+export function testGuest(name: string, world: string, extra: Record<string, unknown> = {}) {
+  return {
+    component: testGuestWasm(name),
+    world,
+    ...(world === 'probe' ? { wit: testWit } : {}),
+    ...extra,
+  };
+}
