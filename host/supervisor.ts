@@ -57,7 +57,13 @@ export class ModuleSupervisor {
   #deliver(batch: BusMessage[]): Promise<void> {
     const instance = this.#instance;
     if (!instance || this.state !== 'running') return Promise.reject(new Error(`module ${this.module.name} is not running`));
-    return instance.deliver(batch);
+    return instance.deliver(batch).catch((e: Error) => {
+      this.#logger.warn(
+        { messages: batch.length, reason: e.message },
+        `module ${this.module.name} did not handle a batch of ${batch.length} messages (${e.message}); it will be delivered again`,
+      );
+      throw e;
+    });
   }
 
   #spawn() {

@@ -16,7 +16,10 @@ export interface SinkRequest {
  */
 export class HttpSink {
   readonly requests: SinkRequest[] = [];
-  respond: (req: SinkRequest) => number = () => 200;
+  /** A status, or a status with headers (e.g. a redirect's location). Only 2xx requests are recorded in `requests`. */
+  respond: (req: SinkRequest) => number | { status: number; headers: Record<string, string> } = () => 200;
+  /** Every request that arrived, whatever it was answered. */
+  readonly received: SinkRequest[] = [];
   port = 0;
   #server: Server;
   #sockets = new Set<Socket>();
@@ -32,9 +35,11 @@ export class HttpSink {
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         const r: SinkRequest = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-        const status = this.respond(r);
+        this.received.push(r);
+        const answer = this.respond(r);
+        const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
         if (status >= 200 && status < 300) this.requests.push(r);
-        res.writeHead(status).end();
+        res.writeHead(status, headers).end();
         this.#wake();
       });
     });
