@@ -69,8 +69,11 @@ export class ModuleSupervisor {
   #spawn() {
     const instance = new ModuleInstance(this.module, this.#componentJs, this.#logger, this.#logLevel);
     this.#instance = instance;
-    instance.on('publish', (messages) => {
+    instance.on('publish', (messages, seq) => {
       for (const m of messages) this.#bus.publish(m.topic, m.payload, this.module.name);
+      // On disk before the module hears back: it may now acknowledge these messages to its peers.
+      (this.#bus as { commit?: () => void }).commit?.();
+      instance.committed(seq);
     });
     instance.on('subscribe', (filter) => this.subscriber.subscribe(filter));
     instance.on('unsubscribe', (filter) => this.subscriber.unsubscribe(filter));

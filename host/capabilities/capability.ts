@@ -61,6 +61,19 @@ export interface ModuleContext {
    * succeed before the module counts as ready; a rejection fails the start.
    */
   whenStarted(work: Promise<unknown>): void;
+  /** Runs first at shutdown: stop taking new work (close listeners, stop timers). */
+  onStopIntake(fn: () => void): void;
+  /** Counts one publish the guest made; returns its sequence number. */
+  publishAccepted(): number;
+  /**
+   * Runs `fn` once every publish the guest made so far is committed by the bus
+   * (at once if none is pending). Output that acknowledges input, such as an
+   * MQTT PUBACK, goes through here: a peer never sees an acknowledgement for a
+   * message the host could still lose in a crash.
+   */
+  afterPublished(fn: () => void): void;
+  /** Checks a per-module rate limit; logs the first refusal of each burst. */
+  allow(limit: 'publish' | 'http'): boolean;
 }
 
 /** Helpers for the result-returning host functions: jco maps these to `result<T, E>`. */

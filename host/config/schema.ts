@@ -12,6 +12,12 @@ export const moduleLimits = z
     maxMessageBytes: positiveInt.default(1024 * 1024),
     /** Heap of the module's worker thread (JS glue, not the guest's linear memory). */
     workerHeapMb: positiveInt.default(256),
+    /** The guest's linear memory, checked after every call; over it, the module is restarted. */
+    maxMemoryMb: positiveInt.default(128),
+    /** Publishes per second (a burst of one second's worth is allowed); 0 = no limit. */
+    publishPerSecond: z.number().int().min(0).default(20_000),
+    /** Outbound HTTP requests per second (a burst of one second's worth is allowed); 0 = no limit. */
+    httpRequestsPerSecond: z.number().int().min(0).default(100),
   })
   .strict();
 export type ModuleLimits = z.infer<typeof moduleLimits>;
@@ -28,6 +34,16 @@ export const deliveryOptions = z
     overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
     /** Don't deliver the module's own publishes back to it (for bridges). */
     noLocal: z.boolean().default(false),
+    /**
+     * After this many failed attempts a message goes to the dead-letter topic
+     * (deadletter/<module>); 0 = retry forever. A failed batch is retried one
+     * message at a time, so only the message that fails is counted.
+     */
+    maxAttempts: z.number().int().min(0).default(5),
+    /** A message older than this when it fails goes to the dead-letter topic; 0 = no limit. */
+    ttlMs: z.number().int().min(0).default(0),
+    /** Keep the queue on disk (<dataDir>/queues.sqlite): it survives a host crash. */
+    durable: z.boolean().default(false),
     /** Backoff after the handler fails a batch: starts here, doubles, capped. */
     retryInitialMs: positiveInt.default(100),
     retryMaxMs: positiveInt.default(10_000),

@@ -19,7 +19,7 @@ export interface InstanceExit {
 }
 
 export interface ModuleInstanceEvents {
-  publish: [messages: { topic: string; payload: Uint8Array }[]];
+  publish: [messages: { topic: string; payload: Uint8Array }[], seq: number];
   subscribe: [filter: string];
   unsubscribe: [filter: string];
   exit: [exit: InstanceExit];
@@ -103,6 +103,11 @@ export class ModuleInstance extends EventEmitter<ModuleInstanceEvents> {
     });
   }
 
+  /** Tells the module its publishes up to `seq` are committed (releases output held for them). */
+  committed(seq: number): void {
+    if (!this.#exit) this.#send({ t: 'published', seq });
+  }
+
   /** Asks the module to finish its current call and close; terminates it after `timeoutMs`. */
   async stop(timeoutMs: number): Promise<void> {
     if (this.#exit) return;
@@ -129,7 +134,7 @@ export class ModuleInstance extends EventEmitter<ModuleInstanceEvents> {
   #onMessage(m: WorkerToMain) {
     switch (m.t) {
       case 'publish':
-        this.emit('publish', m.messages);
+        this.emit('publish', m.messages, m.seq);
         break;
       case 'subscribe':
         this.emit('subscribe', m.filter);

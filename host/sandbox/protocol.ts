@@ -13,6 +13,8 @@ export interface WireMessage {
 export type MainToWorker =
   /** Run the message handler on a batch; answered by `delivered` with the same id. */
   | { t: 'deliver'; id: number; messages: WireMessage[] }
+  /** Publishes up to `seq` are committed by the bus (durable queues included). */
+  | { t: 'published'; seq: number }
   /** Stop taking new work, finish the current call, flush, then answer `stopped`. */
   | { t: 'stop' };
 
@@ -23,13 +25,13 @@ export type WorkerToMain =
   /** Instantiation or init failed; the worker ends after this. */
   | { t: 'init-failed'; code: 'EH_MODULE_INIT' | 'EH_WORLD_MISMATCH' | 'EH_COMPONENT_INVALID'; error: string }
   /** Messages the guest published, in order. */
-  | { t: 'publish'; messages: { topic: string; payload: Uint8Array }[] }
+  | { t: 'publish'; messages: { topic: string; payload: Uint8Array }[]; seq: number }
   | { t: 'subscribe'; filter: string }
   | { t: 'unsubscribe'; filter: string }
   /** Answer to `deliver`: no error = the batch is acknowledged. */
   | { t: 'delivered'; id: number; error?: string }
   /** The instance is unusable (trap, exit, host-function bug); the worker ends after this. */
-  | { t: 'fatal'; code: 'EH_MODULE_TRAP' | 'EH_MODULE_EXIT'; error: string; exitCode?: number }
+  | { t: 'fatal'; code: 'EH_MODULE_TRAP' | 'EH_MODULE_EXIT' | 'EH_MODULE_MEMORY'; error: string; exitCode?: number }
   /** Answer to `stop`. */
   | { t: 'stopped' };
 

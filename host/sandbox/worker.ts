@@ -21,10 +21,17 @@ const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 const post = (message: WorkerToMain, transfer?: Transferable[]) => port.postMessage(message, transfer as never);
 const handlers = new Map<string, (m: MainToWorker) => void>();
 const closers: (() => void | Promise<void>)[] = [];
+const intakeStoppers: (() => void)[] = [];
 const startup: Promise<unknown>[] = [];
 const deniedTargets = new Set<string>();
 
 let guestExports: Record<string, Record<string, (...args: unknown[]) => unknown>> = {};
+/** Linear memories of the component's core instances, for the memory limit. */
+const memories = new Set<WebAssembly.Memory>();
+const maxMemoryBytes = init.limits.maxMemoryMb * 1024 * 1024;
+let publishedSeq = 0;
+let committedSeq = 0;
+const waitingForCommit: { seq: number; fn: () => void }[] = [];
 let queue: Promise<unknown> = Promise.resolve();
 let stopping = false;
 
@@ -40,6 +47,38 @@ function denied(capability: string, target: string, allowWith: string): string {
 }
 
 /** A JS error that is not a guest `err` result means the instance cannot be trusted any more. */
+function memoryBytes(): number {
+  let total = 0;
+  for (const m of memories) total += m.buffer.byteLength;
+  return total;
+}
+
+/** A token bucket per limit: a burst of one second's worth, refilled continuously. */
+function rateLimiter(name: 'publish' | 'http', perSecond: number, key: string) {
+  let tokens = perSecond;
+  let last = performance.now();
+  let refusing = false;
+  return () => {
+    if (perSecond === 0) return true;
+    const now = performance.now();
+    tokens = Math.min(perSecond, tokens + ((now - last) * perSecond) / 1000);
+    last = now;
+    if (tokens >= 1) {
+      tokens -= 1;
+      refusing = false;
+      return true;
+    }
+    // Logged once per burst of refusals, not per refused call.
+    if (!refusing) logger.warn({ code: 'EH_LIMIT', limit: key, perSecond }, `module ${init.moduleName} hit its ${name} rate limit of ${perSecond}/s (${key}); refusing with "limited"`);
+    refusing = true;
+    return false;
+  };
+}
+const limiters = {
+  publish: rateLimiter('publish', init.limits.publishPerSecond, 'limits.publishPerSecond'),
+  http: rateLimiter('http', init.limits.httpRequestsPerSecond, 'limits.httpRequestsPerSecond'),
+};
+
 function isFatal(e: unknown): boolean {
   return !(e && typeof e === 'object' && Object.hasOwn(e, 'payload'));
 }
@@ -56,6 +95,8 @@ function fatal(e: unknown): never {
   wasi.flush();
   if (e instanceof ModuleExit) {
     post({ t: 'fatal', code: 'EH_MODULE_EXIT', error: e.message, exitCode: e.exitCode });
+  } else if (e instanceof MemoryLimitExceeded) {
+    post({ t: 'fatal', code: 'EH_MODULE_MEMORY', error: e.message });
   } else {
     post({ t: 'fatal', code: 'EH_MODULE_TRAP', error: e instanceof Error ? e.message : String(e) });
   }
@@ -76,6 +117,10 @@ function callGuest(iface: string, fn: string, args: unknown[]): Promise<unknown>
       throw e;
     } finally {
       clock.stop();
+      const used = memoryBytes();
+      if (used > maxMemoryBytes) {
+        fatal(new MemoryLimitExceeded(`linear memory is ${Math.round(used / 1048576)} MiB, over the module's limit of ${init.limits.maxMemoryMb} MiB (limits.maxMemoryMb)`));
+      }
     }
   };
   const result = queue.then(run);
@@ -108,13 +153,30 @@ const ctx: ModuleContext = {
   whenStarted(work) {
     startup.push(work);
   },
+  onStopIntake(fn) {
+    intakeStoppers.push(fn);
+  },
+  publishAccepted() {
+    return ++publishedSeq;
+  },
+  afterPublished(fn) {
+    if (committedSeq >= publishedSeq) fn();
+    else waitingForCommit.push({ seq: publishedSeq, fn });
+  },
+  allow(limit) {
+    return limiters[limit]();
+  },
 };
+
+class MemoryLimitExceeded extends Error {}
 
 const wasi = createWasi({ env: init.env, logger, denied });
 
 async function stop() {
-  stopping = true;
+  // New work stops first (listeners, timers); what is already queued for the guest still runs.
+  for (const stopIntake of intakeStoppers) stopIntake();
   await queue;
+  stopping = true;
   for (const close of closers) {
     try {
       await close();
@@ -129,7 +191,10 @@ async function stop() {
 
 port.on('message', (m: MainToWorker) => {
   if (m.t === 'stop') void stop();
-  else handlers.get(m.t)?.(m);
+  else if (m.t === 'published') {
+    committedSeq = m.seq;
+    while (waitingForCommit.length > 0 && waitingForCommit[0].seq <= committedSeq) waitingForCommit.shift()!.fn();
+  } else handlers.get(m.t)?.(m);
 });
 
 async function instantiate() {
@@ -147,7 +212,13 @@ async function instantiate() {
   });
   const dir = dirname(init.componentJs);
   const { instantiate } = await import(init.componentJs);
-  const instance = await instantiate((name: string) => WebAssembly.compile(readFileSync(join(dir, name))), imports);
+  // Core instances are created through this hook so their memories can be measured after each call.
+  const instantiateCore = async (module: WebAssembly.Module, coreImports?: WebAssembly.Imports) => {
+    const instance = await WebAssembly.instantiate(module, coreImports);
+    for (const value of Object.values(instance.exports)) if (value instanceof WebAssembly.Memory) memories.add(value);
+    return instance;
+  };
+  const instance = await instantiate((name: string) => WebAssembly.compile(readFileSync(join(dir, name))), imports, instantiateCore);
   for (const [key, value] of Object.entries(instance as Record<string, unknown>)) {
     if (key.includes(':')) guestExports[unversioned(key)] = value as Record<string, (...args: unknown[]) => unknown>;
   }

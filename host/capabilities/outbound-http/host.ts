@@ -146,6 +146,7 @@ export function create(ctx: ModuleContext, grant: OutboundHttpGrant) {
       if (timeoutMs < 1) return invalid('timeout-ms must be at least 1');
       // Checked before anything touches the network, DNS included.
       if (!isAllowed(allowed, url)) return deny(url);
+      if (!ctx.allow('http')) return err<HttpError>({ tag: 'limited', val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)` });
       return ctx.waitFor(follow(url, req, headers, timeoutMs));
     },
   };

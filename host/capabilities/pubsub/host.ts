@@ -10,10 +10,11 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
   // Publishes leave the worker in one postMessage per event-loop turn: crossing
   // the thread boundary per message would cost more than the guest's own work.
   let outbox: { topic: string; payload: Uint8Array }[] = [];
+  let lastSeq = 0;
   const flush = () => {
     const messages = outbox;
     outbox = [];
-    if (messages.length > 0) ctx.post({ t: 'publish', messages });
+    if (messages.length > 0) ctx.post({ t: 'publish', messages, seq: lastSeq });
   };
 
   ctx.on('deliver', ({ id, messages }) => {
@@ -35,8 +36,10 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
       if (payload.length > ctx.limits.maxMessageBytes) {
         return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${ctx.limits.maxMessageBytes} (limits.maxMessageBytes)`);
       }
+      if (!ctx.allow('publish')) return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
       if (outbox.length === 0) setImmediate(flush);
       outbox.push({ topic, payload });
+      lastSeq = ctx.publishAccepted();
       return { tag: 'ok', val: undefined };
     },
     subscribe(filter: string) {

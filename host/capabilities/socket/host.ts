@@ -50,6 +50,8 @@ interface Connection {
   paused: boolean;
   /** The guest closed it (or the host is cutting it): nothing more is sent or delivered. */
   closing: boolean;
+  /** The guest asked to close: sends it queued before that still go out. */
+  closeRequested?: boolean;
   closeTimer?: NodeJS.Timeout;
 }
 
@@ -239,6 +241,10 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
     else c.socket.destroy();
   };
 
+  ctx.onStopIntake(() => {
+    for (const l of listeners.values()) l.server.close();
+  });
+
   ctx.onClose(async () => {
     for (const c of connections.values()) cut(c);
     for (const s of sockets) s.destroy();
@@ -311,12 +317,17 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
         cut(c);
         return hostError.limited(`connection ${id}: more than ${grant.maxBufferedBytes} unsent bytes; the connection is closed`);
       }
-      if (c.ws) c.ws.send(data, { binary: true });
-      else c.socket.write(data);
-      if (c.socket.writableNeedDrain && !c.writeBlocked) {
-        c.writeBlocked = true;
-        updateFlow(c);
-      }
+      // Held until the guest's earlier publishes are committed: this may be the
+      // acknowledgement (PUBACK) of a message the client must not have to resend.
+      ctx.afterPublished(() => {
+        if (c.socket.destroyed || (c.closing && !c.closeRequested)) return;
+        if (c.ws) c.ws.send(data, { binary: true });
+        else c.socket.write(data);
+        if (c.socket.writableNeedDrain && !c.writeBlocked) {
+          c.writeBlocked = true;
+          updateFlow(c);
+        }
+      });
       return ok(undefined);
     },
 
@@ -324,10 +335,14 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
       const c = connections.get(id);
       if (!c || c.closing) return;
       c.closing = true;
-      if (c.ws) c.ws.close(1000);
-      else c.socket.end();
-      c.closeTimer = setTimeout(() => cut(c), CLOSE_GRACE_MS);
-      updateFlow(c);
+      c.closeRequested = true;
+      // After the sends queued before it, which may wait for a commit.
+      ctx.afterPublished(() => {
+        if (c.ws) c.ws.close(1000);
+        else c.socket.end();
+        c.closeTimer = setTimeout(() => cut(c), CLOSE_GRACE_MS);
+        updateFlow(c);
+      });
     },
   };
 }

@@ -31,6 +31,10 @@ export function create(ctx: ModuleContext) {
     return id;
   };
 
+  ctx.onStopIntake(() => {
+    for (const t of timers.values()) clearTimeout(t);
+    timers.clear();
+  });
   ctx.onClose(() => {
     for (const t of timers.values()) clearTimeout(t);
     timers.clear();

@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { ModuleContext } from '../../../../host/capabilities/capability.ts';
 import { outboundHttpGrant, type OutboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
 import { create, type HttpRequest } from '../../../../host/capabilities/outbound-http/host.ts';
+import { moduleLimits } from '../../../../host/config/schema.ts';
 
 /** A ModuleContext that records denials and waits; closed after all tests. */
 function fakeContext(moduleName = 'gateway') {
@@ -17,7 +18,7 @@ function fakeContext(moduleName = 'gateway') {
     moduleName,
     logger: pino({ level: 'silent' }),
     config: new Map(),
-    limits: { callDeadlineMs: 5000, maxMessageBytes: 1024 * 1024, workerHeapMb: 256 },
+    limits: moduleLimits.parse({}),
     denied(capability, target, allowWith) {
       denials.push({ capability, target, allowWith });
       return `${capability}: ${target} is not granted to module "${moduleName}"; to allow it: ${allowWith}`;
@@ -32,6 +33,10 @@ function fakeContext(moduleName = 'gateway') {
     onClose(fn) {
       closers.push(fn);
     },
+    onStopIntake() {},
+    publishAccepted: () => 0,
+    afterPublished: (fn) => fn(),
+    allow: () => true,
     whenStarted() {},
   };
   cleanups.push(() => Promise.all(closers.map((f) => f())));

@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import type { ModuleContext } from '../../../../host/capabilities/capability.ts';
 import { socketGrant, type SocketGrant } from '../../../../host/capabilities/socket/index.ts';
 import { create, GUEST_BACKLOG_BYTES, type SocketEvent } from '../../../../host/capabilities/socket/host.ts';
+import { moduleLimits } from '../../../../host/config/schema.ts';
 
 interface LogLine {
   level: number;
@@ -44,7 +45,7 @@ function fakeContext(moduleName = 'server') {
     moduleName,
     logger,
     config: new Map(),
-    limits: { callDeadlineMs: 5000, maxMessageBytes: 1024 * 1024, workerHeapMb: 256 },
+    limits: moduleLimits.parse({}),
     denied(capability, target, allowWith) {
       denials.push({ capability, target, allowWith });
       return `${capability}: ${target} is not granted to module "${moduleName}"; to allow it: ${allowWith}`;
@@ -64,6 +65,10 @@ function fakeContext(moduleName = 'server') {
     onClose(fn) {
       closers.push(fn);
     },
+    onStopIntake() {},
+    publishAccepted: () => 0,
+    afterPublished: (fn) => fn(),
+    allow: () => true,
     whenStarted(work) {
       startup.push(work);
     },
