@@ -1,0 +1,332 @@
+// The MQTT server module against Mosquitto, under the same load, in the same run.
+//
+// Both brokers run as child processes on loopback ports of their own: edgehost with only
+// the server module (as `npm start` would run it), Mosquitto from a generated config with
+// the same in-flight and queue limits. The clients (mqtt.js) run in this process, so both
+// brokers are measured through the same client code on the same machine.
+//
+//   fan-in   N publishers, each publishing M messages to bench/<i>; one subscriber on bench/#
+//   fan-out  one publisher, S subscribers on bench/fanout; deliveries = messages × subscribers
+//
+// Rates are measured from the first publish to the last delivery. Run: `node bench/server.ts`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import type { BenchResult } from './result.ts';
+
+
+const root = new URL('../', import.meta.url).pathname;
+
+const PUBLISHERS = 10;
+const SUBSCRIBERS = 10;
+/** Outstanding QoS 1 publishes per publisher (each waits for its PUBACK). */
+const QOS1_WINDOW = 16;
+const PAYLOAD = Buffer.from(JSON.stringify({ deviceId: 'bench-device', temperature: 21.37, pressure: 1001.5, seq: 0 }));
+/** Broker limits set alike on both, so that neither drops what the other would queue. */
+const MAX_INFLIGHT = 100;
+const MAX_QUEUED = 1_000_000;
+/** A scenario that has not finished by then is reported with what arrived. */
+const SCENARIO_TIMEOUT_MS = 20_000;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+interface Scenario {
+  name: string;
+  kind: 'fan-in' | 'fan-out';
+  qos: 0 | 1;
+  /** Messages each publisher sends. */
+  messages: number;
+}
+
+// Sized so that each takes a few seconds on edgehost; Mosquitto is usually quicker.
+const scenarios: Scenario[] = [
+  { name: `fan-in QoS 0 (${PUBLISHERS} publishers → 1 subscriber)`, kind: 'fan-in', qos: 0, messages: 12000 },
+  { name: `fan-in QoS 1 (${PUBLISHERS} publishers → 1 subscriber)`, kind: 'fan-in', qos: 1, messages: 6000 },
+  { name: `fan-out QoS 0 (1 publisher → ${SUBSCRIBERS} subscribers)`, kind: 'fan-out', qos: 0, messages: 40000 },
+  { name: `fan-out QoS 1 (1 publisher → ${SUBSCRIBERS} subscribers)`, kind: 'fan-out', qos: 1, messages: 10000 },
+];
+
+interface Measurement {
+  /** Messages (fan-in) or deliveries (fan-out) per second. */
+  rate: number;
+  expected: number;
+  received: number;
+  ms: number;
+}
+
+// ---- brokers ----
+
+interface Broker {
+  name: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+const killChildren = () => {
+  for (const c of children) c.kill('SIGKILL');
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resolves when a line of the child's output matches; rejects if it exits or takes too long. */
+function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', match: (line: string) => boolean, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let output = '';
+    const onData = (chunk: string) => {
+      output += chunk;
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      if (lines.some(match)) done(undefined);
+    };
+    const onExit = () => done(new Error(`${what}: the process exited\n${output}`));
+    const timer = setTimeout(() => done(new Error(`${what}: timed out after ${STARTUP_TIMEOUT_MS} ms\n${output}`)), STARTUP_TIMEOUT_MS);
+    const done = (error: Error | undefined) => {
+      clearTimeout(timer);
+      child[stream]!.off('data', onData);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    };
+    child[stream]!.setEncoding('utf8').on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+async function startEdgehost(dir: string): Promise<Broker> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const config = join(dir, 'edgehost.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      logLevel: 'info',
+      cacheDir: join(root, '.cache/transpile'),
+      dataDir: join(dir, 'data'),
+      modules: {
+        server: {
+          component: join(root, 'build/modules/server.wasm'),
+          world: 'server',
+          grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+          config: { listen: [address], 'max-inflight': MAX_INFLIGHT, 'max-queued-messages': MAX_QUEUED },
+          delivery: { noLocal: true },
+        },
+      },
+    }),
+  );
+  const child = track(spawn(process.execPath, [join(root, 'host/main.ts'), '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  child.stderr!.resume();
+  await waitForLine(child, 'stdout', (l) => l.includes('"msg":"module server ready"'), 'edgehost to start');
+  // Keep draining its log so that a full pipe never stalls the host.
+  child.stdout!.resume();
+  return { name: 'edgehost', port, stop: () => stopChild(child) };
+}
+
+/** Mosquitto's own log line saying it runs is not flushed to a pipe: wait until its port accepts a connection. */
+async function acceptsConnections(child: ChildProcess, port: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited at start\n${output()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connectTcp(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`mosquitto did not accept connections on ${port} within ${STARTUP_TIMEOUT_MS} ms\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function mosquittoVersion(): string {
+  const r = spawnSync('mosquitto', ['-h'], { encoding: 'utf8' });
+  return /mosquitto version (\S+)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown';
+}
+
+async function startMosquitto(dir: string): Promise<Broker> {
+  const port = await freePort();
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    config,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      `max_inflight_messages ${MAX_INFLIGHT}`,
+      `max_queued_messages ${MAX_QUEUED}`,
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'),
+  );
+  const child = track(spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  await acceptsConnections(child, port, () => stderr);
+  return { name: `mosquitto ${mosquittoVersion()}`, port, stop: () => stopChild(child) };
+}
+
+// ---- load ----
+
+async function connect(port: number, clientId: string): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId, protocolVersion: 4, reconnectPeriod: 0, clean: true, keepalive: 60, connectTimeout: 10_000 });
+}
+
+/** Publishes `count` messages: QoS 0 as fast as the socket takes them, QoS 1 with a window of unacknowledged ones. */
+async function publishAll(c: MqttClient, topic: string, count: number, qos: 0 | 1): Promise<void> {
+  if (qos === 0) {
+    for (let i = 0; i < count; i++) await c.publishAsync(topic, PAYLOAD, { qos: 0 });
+    return;
+  }
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      await c.publishAsync(topic, PAYLOAD, { qos: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: QOS1_WINDOW }, lane));
+}
+
+/** Resolves when `target` messages have arrived over `subscribers`, or when the scenario times out. */
+function countUntil(subscribers: MqttClient[], target: number): { done: Promise<number>; received: () => number } {
+  let received = 0;
+  let finish: (at: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const onMessage = () => {
+    if (++received === target) finish(performance.now());
+  };
+  for (const s of subscribers) s.on('message', onMessage);
+  const timer = setTimeout(() => finish(performance.now()), SCENARIO_TIMEOUT_MS);
+  void done.then(() => {
+    clearTimeout(timer);
+    for (const s of subscribers) s.off('message', onMessage);
+  });
+  return { done, received: () => received };
+}
+
+async function measure(broker: Broker, scenario: Scenario, tag: string): Promise<Measurement> {
+  const { kind, qos, messages } = scenario;
+  const publisherCount = kind === 'fan-in' ? PUBLISHERS : 1;
+  const subscriberCount = kind === 'fan-in' ? 1 : SUBSCRIBERS;
+  const filter = kind === 'fan-in' ? 'bench/#' : 'bench/fanout';
+  const clients: MqttClient[] = [];
+  try {
+    const subscribers = await Promise.all(Array.from({ length: subscriberCount }, (_, i) => connect(broker.port, `${tag}-sub-${i}`)));
+    clients.push(...subscribers);
+    await Promise.all(subscribers.map((s) => s.subscribeAsync(filter, { qos })));
+    const publishers = await Promise.all(Array.from({ length: publisherCount }, (_, i) => connect(broker.port, `${tag}-pub-${i}`)));
+    clients.push(...publishers);
+
+    const expected = publisherCount * messages * subscriberCount;
+    const counter = countUntil(subscribers, expected);
+    const started = performance.now();
+    const publishing = Promise.all(publishers.map((p, i) => publishAll(p, kind === 'fan-in' ? `bench/${i}` : 'bench/fanout', messages, qos)));
+    // A publisher failing (its connection cut) ends the scenario with what arrived.
+    const ended = await Promise.race([counter.done, publishing.then(() => counter.done, () => performance.now())]);
+    const received = counter.received();
+    const ms = ended - started;
+    return { rate: (received / ms) * 1000, expected, received, ms };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+  }
+}
+
+async function runScenarios(broker: Broker): Promise<Measurement[]> {
+  // Warm up (JIT, connection set-up paths), not measured.
+  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100 }, 'warmup');
+  const out: Measurement[] = [];
+  for (const [i, s] of scenarios.entries()) out.push(await measure(broker, s, `s${i}`));
+  return out;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgehost-bench-server-'));
+  // However this process ends, the brokers go with it (signals go through 'exit': see the end of this file and bench/run.ts).
+  const cleanUp = () => {
+    killChildren();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', cleanUp);
+  const brokers: Broker[] = [];
+  try {
+    const edgehost = await startEdgehost(dir);
+    brokers.push(edgehost);
+    const mosquitto = await startMosquitto(dir);
+    brokers.push(mosquitto);
+    // One broker at a time, so that they never compete for the CPU.
+    const ours = await runScenarios(edgehost);
+    await edgehost.stop();
+    const theirs = await runScenarios(mosquitto);
+
+    const results: BenchResult[] = [];
+    const rows: string[][] = [['scenario', 'edgehost', 'time', mosquitto.name, 'time', 'ratio']];
+    for (const [i, s] of scenarios.entries()) {
+      const a = ours[i];
+      const b = theirs[i];
+      const unit = s.kind === 'fan-in' ? 'msg/s' : 'deliveries/s';
+      const ratio = a.rate / b.rate;
+      const note = (m: Measurement) => (m.received < m.expected ? ` (${m.received}/${m.expected} in ${Math.round(m.ms)} ms)` : '');
+      results.push({ name: s.name, value: Math.round(a.rate), unit, baseline: `${mosquitto.name}, same clients and load`, baselineValue: Math.round(b.rate), ratio });
+      const secs = (m: Measurement) => `${(m.ms / 1000).toFixed(2)} s`;
+      rows.push([s.name, `${Math.round(a.rate)} ${unit}${note(a)}`, secs(a), `${Math.round(b.rate)} ${unit}${note(b)}`, secs(b), ratio.toFixed(2)]);
+    }
+    printTable(rows);
+    return results;
+  } finally {
+    await Promise.all(brokers.map((b) => b.stop().catch(() => {})));
+    cleanUp();
+    process.off('exit', cleanUp);
+  }
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
+  const line = (r: string[]) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ');
+  console.log(line(rows[0]));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows.slice(1)) console.log(line(r));
+}
+
+if (import.meta.main) {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+  run().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      killChildren();
+      process.exit(1);
+    },
+  );
+}
