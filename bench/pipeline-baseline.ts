@@ -1,18 +1,21 @@
 // Baseline for bench/pipeline.ts: the telemetry -> bus -> gateway -> HTTP pipeline in plain
 // Node, no WebAssembly, no sandbox. Runs as a worker thread started by pipeline.ts (see there
-// for why). Everything below mirrors what the guests and the host do, in plain JS:
-//   - generator: like modules/telemetry, a periodic timer (setInterval) that publishes
-//     `devices x burst` readings per tick as UTF-8 JSON bytes, one topic per device;
-//   - queue: the host's own Bus (host/bus/bus.ts), with the gateway's delivery options
+// for why). It mirrors what the guests and the host do, in plain JS (bench/plain.ts):
+//   - generator: like modules/telemetry, one periodic timer (setInterval) publishing
+//     `devices x burst` readings per tick as UTF-8 JSON bytes, one topic per device; a tick
+//     runs synchronously, so ticks cannot pile up (the host skips a tick that is still queued);
+//   - queue: the host's own Bus (host/bus/bus.ts) with the gateway's delivery options
 //     (maxBatch, lingerMs, capacity, drop-oldest), so batching and the one-batch-in-flight
 //     rule are the real ones;
-//   - consumer: like modules/gateway, checks that each payload is JSON (JSON.parse), joins the
-//     batch into one `[p1,p2,...]` body and POSTs it with got over a keep-alive agent (the
-//     same client and settings the host's outbound-http capability uses); 2xx acknowledges.
+//   - consumer: like modules/gateway, checks each payload is JSON, joins the batch into one
+//     `[p1,p2,...]` body and POSTs it with got over a keep-alive agent (the client and settings
+//     the host's outbound-http capability uses); 2xx acknowledges the batch.
 import http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import got from 'got';
-import { Bus, type BusMessage } from '../host/bus/bus.ts';
+import { Bus } from '../host/bus/bus.ts';
+import { deliveryOptions } from '../host/config/schema.ts';
+import { batchBody, device } from './plain.ts';
 
 export interface BaselineOptions {
   url: string;
@@ -38,76 +41,37 @@ const client = got.extend({
 });
 
 let dropped = 0;
-let failed = 0;
 const bus = new Bus({ onOverflow: () => void dropped++ });
 
-const OPEN = 0x5b;
-const COMMA = 0x2c;
-const CLOSE = 0x5d;
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
-/** As the gateway: the payload itself when it is JSON, else the text as a JSON string. */
-function jsonBytes(payload: Uint8Array): Uint8Array {
-  try {
-    JSON.parse(decoder.decode(payload));
-    return payload;
-  } catch {
-    return Buffer.from(JSON.stringify(new TextDecoder().decode(payload)));
-  }
-}
-
-function batchBody(messages: BusMessage[]): Buffer {
-  const parts = messages.map((m) => jsonBytes(m.payload));
-  let size = 2 + Math.max(parts.length - 1, 0);
-  for (const p of parts) size += p.length;
-  const body = Buffer.allocUnsafe(size);
-  let at = 0;
-  body[at++] = OPEN;
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) body[at++] = COMMA;
-    body.set(parts[i], at);
-    at += parts[i].length;
-  }
-  body[at] = CLOSE;
-  return body;
-}
-
-const gateway = bus.addSubscriber(
-  'gateway',
-  { maxBatch: o.maxBatch, lingerMs: o.lingerMs, capacity: o.capacity, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 100, retryMaxMs: 10_000 },
-  async (batch) => {
-    if (batch.length === 0) return;
-    const res = await client.post(o.url, { body: batchBody(batch), headers: { 'content-type': 'application/json' }, timeout: { request: 5000 } });
-    if (res.statusCode < 200 || res.statusCode > 299) {
-      failed++;
-      throw new Error(`sink answered ${res.statusCode}`);
-    }
-  },
-);
+// The options a module's `delivery` config resolves to (the host passes them to the bus as
+// they are), with the schema's defaults for everything the bench does not set.
+const delivery = deliveryOptions.parse({ maxBatch: o.maxBatch, lingerMs: o.lingerMs, capacity: o.capacity, overflow: 'drop-oldest' });
+const gateway = bus.addSubscriber('gateway', delivery, async (batch) => {
+  if (batch.length === 0) return;
+  const body = batchBody(batch.map((m) => m.payload));
+  const res = await client.post(o.url, { body, headers: { 'content-type': 'application/json' }, timeout: { request: 5000 } });
+  if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`sink answered ${res.statusCode}`);
+});
 gateway.subscribe('telemetry/#');
 
-// The generator: the same readings as modules/telemetry, same schedule semantics (one
-// periodic timer; a tick publishes burst readings for every device; a tick cannot overlap
-// the previous one since it runs synchronously).
-const devices = o.devices.map((id) => ({ id, topic: `telemetry/${id}`, head: `{"deviceId":${JSON.stringify(id)},"temperature":`, seq: 0 }));
-const sample = (min: number, max: number) => Math.round((min + Math.random() * (max - min)) * 100) / 100;
+const devices = o.devices.map(device);
 const timer = setInterval(() => {
-  const timestamp = `,"timestamp":${Date.now()}`;
+  const timestampPart = `,"timestamp":${Date.now()}`;
   for (const d of devices) {
-    for (let i = 0; i < o.burst; i++) {
-      d.seq++;
-      const text = `${d.head}${sample(15, 30)},"pressure":${sample(980, 1040)}${timestamp},"seq":${d.seq}}`;
-      bus.publish(d.topic, Buffer.from(text), 'telemetry');
-    }
+    for (let i = 0; i < o.burst; i++) bus.publish(d.topic, d.reading(timestampPart), 'telemetry');
   }
 }, o.intervalMs);
 
-port.on('message', async (m: { t: string }) => {
+port.on('message', (m: { t: string }) => {
+  if (m.t === 'cpu') {
+    const { user, system } = process.threadCpuUsage();
+    port.postMessage({ t: 'cpu', cpuMs: (user + system) / 1000 });
+    return;
+  }
   if (m.t !== 'stop') return;
   clearInterval(timer);
   const stats = gateway.stats();
-  port.postMessage({ t: 'stopped', published: bus.published, delivered: stats.delivered, queued: stats.queued, dropped, failed });
+  port.postMessage({ t: 'stopped', published: bus.published, delivered: stats.delivered, queued: stats.queued, dropped });
   agent.destroy();
   process.exit(0);
 });
-port.postMessage({ t: 'started' });

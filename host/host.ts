@@ -6,6 +6,7 @@ import { platform } from './components/wit.ts';
 import { checkWorld, describeMismatch } from './components/world-check.ts';
 import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
 import { HostError } from './errors.ts';
+import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
 import { ModuleSupervisor } from './supervisor.ts';
 
@@ -19,9 +20,19 @@ export class Host {
   constructor(config: ResolvedConfig, logger: Logger) {
     this.config = config;
     this.#logger = logger;
+    const overflowWarnings = new Map<string, () => void>();
     this.bus = new Bus({
-      onOverflow: (subscriber, dropped) =>
-        logger.warn({ subscriber, topic: dropped.topic, capacity: this.supervisors.get(subscriber)?.module.delivery.capacity }, `queue of module ${subscriber} is full; dropped a message (delivery.overflow policy)`),
+      onOverflow: (subscriber) => {
+        let warn = overflowWarnings.get(subscriber);
+        if (!warn) {
+          const capacity = this.supervisors.get(subscriber)?.module.delivery.capacity;
+          warn = throttledLog(1000, (suppressed) =>
+            logger.warn({ module: subscriber, capacity, droppedSinceLastWarning: suppressed }, `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`),
+          );
+          overflowWarnings.set(subscriber, warn);
+        }
+        warn();
+      },
     });
   }
 

@@ -36,7 +36,7 @@ export interface Transpiled {
 export async function transpileCached(componentPath: string, cacheDir: string, options: TranspileOptions): Promise<Transpiled> {
   const started = performance.now();
   const bytes = await readFile(componentPath);
-  const key = createHash('sha256').update(jcoVersion).update(JSON.stringify(options)).update(bytes).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(jcoVersion).update(GLUE_PATCH).update(JSON.stringify(options)).update(bytes).digest('hex').slice(0, 32);
   const dir = join(cacheDir, key);
   const meta = join(dir, 'meta.json');
   if (existsSync(meta)) {
@@ -51,7 +51,7 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
   const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   for (const [name, data] of result.files) {
     await mkdir(dirname(join(tmp, name)), { recursive: true });
-    await writeFile(join(tmp, name), data);
+    await writeFile(join(tmp, name), name.endsWith('.js') ? patchGlue(Buffer.from(data).toString('utf8')) : data);
   }
   await writeFile(join(tmp, 'meta.json'), JSON.stringify({ imports: result.imports, exports: result.exports, jcoVersion, options }));
   try {
@@ -60,6 +60,19 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
     await rm(tmp, { recursive: true, force: true }); // someone else finished first: theirs is identical
   }
   return { jsPath: join(dir, 'component.js'), imports: result.imports, exports: result.exports, cacheHit: false, key, ms: performance.now() - started };
+}
+
+// jco 1.35's generated glue calls a debug logger that reads process.env on
+// every guest call: 17% of a telemetry worker's profile. Deciding once, when
+// the component is instantiated, keeps the behaviour (JCO_DEBUG still works)
+// without the per-call cost. If a jco version words it differently the glue
+// is left as generated; the string is part of the cache key.
+const GLUE_PATCH = 'debuglog-once-v1';
+const DEBUG_LOG_PER_CALL = 'const _debugLog = (...args) => {\n    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }\n    console.debug(...args);\n  };';
+const DEBUG_LOG_ONCE = 'const _debugLog = globalThis?.process?.env?.JCO_DEBUG ? (...args) => console.debug(...args) : () => {};';
+
+export function patchGlue(js: string): string {
+  return js.replace(DEBUG_LOG_PER_CALL, DEBUG_LOG_ONCE);
 }
 
 type WorkerResult = { ok: true; files: [string, Uint8Array][]; imports: string[]; exports: string[] } | { ok: false; error: string };

@@ -15,9 +15,9 @@ export const moduleLimits = z
     /** The guest's linear memory, checked after every call; over it, the module is restarted. */
     maxMemoryMb: positiveInt.default(128),
     /** Publishes per second (a burst of one second's worth is allowed); 0 = no limit. */
-    publishPerSecond: z.number().int().min(0).default(20_000),
+    publishPerSecond: z.number().int().min(0).default(100_000),
     /** Outbound HTTP requests per second (a burst of one second's worth is allowed); 0 = no limit. */
-    httpRequestsPerSecond: z.number().int().min(0).default(100),
+    httpRequestsPerSecond: z.number().int().min(0).default(1000),
   })
   .strict();
 export type ModuleLimits = z.infer<typeof moduleLimits>;

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { capabilityFor } from '../capabilities/index.ts';
 import type { ModuleContext } from '../capabilities/capability.ts';
+import { throttledLog } from '../log-throttle.ts';
 import { createLogger, type LogLevel } from '../logger.ts';
 import { CallClock } from './call-clock.ts';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './protocol.ts';
@@ -57,7 +58,12 @@ function memoryBytes(): number {
 function rateLimiter(name: 'publish' | 'http', perSecond: number, key: string) {
   let tokens = perSecond;
   let last = performance.now();
-  let refusing = false;
+  const warn = throttledLog(1000, (suppressed) =>
+    logger.warn(
+      { code: 'EH_LIMIT', limit: key, perSecond, refusedSinceLastWarning: suppressed },
+      `module ${init.moduleName} hit its ${name} rate limit of ${perSecond}/s (${key}); refusing with "limited"`,
+    ),
+  );
   return () => {
     if (perSecond === 0) return true;
     const now = performance.now();
@@ -65,12 +71,9 @@ function rateLimiter(name: 'publish' | 'http', perSecond: number, key: string) {
     last = now;
     if (tokens >= 1) {
       tokens -= 1;
-      refusing = false;
       return true;
     }
-    // Logged once per burst of refusals, not per refused call.
-    if (!refusing) logger.warn({ code: 'EH_LIMIT', limit: key, perSecond }, `module ${init.moduleName} hit its ${name} rate limit of ${perSecond}/s (${key}); refusing with "limited"`);
-    refusing = true;
+    warn();
     return false;
   };
 }
