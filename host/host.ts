@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
-import { Bus } from './bus/bus.ts';
+import { join, resolve } from 'node:path';
+import { Bus, DurableStore, type BusMessage } from './bus/bus.ts';
 import { capabilityFor } from './capabilities/index.ts';
 import { transpileCached, type TranspileOptions } from './components/transpile-cache.ts';
 import { platform } from './components/wit.ts';
@@ -16,10 +16,14 @@ export class Host {
   readonly bus: Bus;
   readonly supervisors = new Map<string, ModuleSupervisor>();
   readonly #logger: Logger;
+  readonly #store: DurableStore | undefined;
 
   constructor(config: ResolvedConfig, logger: Logger) {
     this.config = config;
     this.#logger = logger;
+    if (config.modules.some((m) => m.delivery.durable)) {
+      this.#store = new DurableStore(join(resolve(config.dataDir), 'queues.sqlite'));
+    }
     const overflowWarnings = new Map<string, () => void>();
     this.bus = new Bus({
       onOverflow: (subscriber) => {
@@ -33,6 +37,8 @@ export class Host {
         }
         warn();
       },
+      store: this.#store,
+      onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
   }
 
@@ -50,8 +56,22 @@ export class Host {
     await Promise.all([...this.supervisors.values()].map((s) => s.start()));
   }
 
+  /** Stops intake, lets queued calls finish, then commits and closes the durable queues. */
   async stop(): Promise<void> {
     await Promise.all([...this.supervisors.values()].map((s) => s.stop(this.config.shutdownTimeoutMs)));
+    this.#store?.close();
+  }
+
+  #deadLetter(module: string, message: BusMessage, reason: string, attempts: number) {
+    const fields = { code: 'EH_DEAD_LETTER', module, topic: message.topic, attempts, reason };
+    // A dead letter that fails again is not re-posted: that would loop forever.
+    if (message.topic.startsWith('deadletter/')) {
+      this.#logger.error(fields, `module ${module} failed a dead letter from ${message.topic}; dropping it`);
+      return;
+    }
+    const topic = `deadletter/${module}`;
+    this.#logger.warn(fields, `module ${module} failed a message from ${message.topic} ${attempts} times (${reason}); moved it to ${topic}`);
+    this.bus.publish(topic, message.payload);
   }
 
   async #load(module: ResolvedModule): Promise<string> {

@@ -72,7 +72,7 @@ export class ModuleSupervisor {
     instance.on('publish', (messages, seq) => {
       for (const m of messages) this.#bus.publish(m.topic, m.payload, this.module.name);
       // On disk before the module hears back: it may now acknowledge these messages to its peers.
-      (this.#bus as { commit?: () => void }).commit?.();
+      this.#bus.commit();
       instance.committed(seq);
     });
     instance.on('subscribe', (filter) => this.subscriber.subscribe(filter));

@@ -1,8 +1,10 @@
+import type { DurableStore } from './durable-store.ts';
 import { Subscriber, type BusMessage, type DeliverFn, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
 import { TopicIndex } from './topic-index.ts';
 import { topicNameProblem } from './topic.ts';
 
 export { Subscriber };
+export { DurableStore } from './durable-store.ts';
 export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';
 
 export interface BusOptions {
@@ -10,6 +12,20 @@ export interface BusOptions {
   now?: () => number;
   /** Called once per message a full queue drops, synchronously at the end of the publish() that caused it. */
   onOverflow?: (subscriberId: string, dropped: BusMessage) => void;
+  /**
+   * Called once per message a subscriber gives up on (maxAttempts or ttlMs),
+   * after it left the queue: `reason` is the message of the Error its last
+   * delivery rejected with (fewer `attempts` than maxAttempts means the ttl
+   * ran out). It runs from a delivery's promise callback, never inside
+   * publish(), once the subscriber has moved on to the next message; so it may
+   * publish, even to a topic the same subscriber matches (the message queues
+   * behind the rest). For a durable subscriber, the row's delete and whatever
+   * it publishes land in the same transaction. It must not throw: nothing
+   * could catch it, so it would surface as an unhandled rejection.
+   */
+  onDeadLetter?: (subscriberId: string, message: BusMessage, reason: string, attempts: number) => void;
+  /** Holds the queues of subscribers created with `durable: true`; required for them. */
+  store?: DurableStore;
 }
 
 interface Entry {
@@ -28,6 +44,8 @@ interface Entry {
 export class Bus {
   readonly #now: () => number;
   readonly #onOverflow: ((subscriberId: string, dropped: BusMessage) => void) | undefined;
+  readonly #onDeadLetter: BusOptions['onDeadLetter'];
+  readonly #store: DurableStore | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #index = new TopicIndex<Entry>();
   #published = 0;
@@ -38,6 +56,8 @@ export class Bus {
     // Looked up on each call so a clock mocked after construction is seen.
     this.#now = opts.now ?? (() => Date.now());
     this.#onOverflow = opts.onOverflow;
+    this.#onDeadLetter = opts.onDeadLetter;
+    this.#store = opts.store;
   }
 
   /** Messages published so far. */
@@ -47,8 +67,10 @@ export class Bus {
 
   /**
    * Throws Error(reason) for an invalid topic name; queues the message for
-   * every matching subscriber. An error thrown by onOverflow propagates from
-   * here, after the message reached every subscriber.
+   * every matching subscriber. An error thrown by onOverflow, or by the store
+   * of a durable subscriber (which then did not get the message), propagates
+   * from here after the message reached every other subscriber. The copies
+   * in durable queues are on disk after the next commit().
    */
   publish(topic: string, payload: Uint8Array, publisher?: string): BusMessage {
     const problem = topicNameProblem(topic);
@@ -62,42 +84,67 @@ export class Bus {
       if (entry.noLocal && publisher === entry.subscriber.id) return;
       targets.push(entry);
     });
-    // onOverflow runs only once the fan-out is done, so its code can neither
-    // cut the fan-out short by throwing nor see the index mid-walk.
-    const outer = this.#drops;
-    this.#drops = undefined;
-    for (const entry of targets) entry.control.enqueue(message);
-    const drops = this.#drops as [string, BusMessage][] | undefined;
-    this.#drops = outer;
-    if (drops && this.#onOverflow) for (const [id, dropped] of drops) this.#onOverflow(id, dropped);
+    let refused: { error: unknown } | undefined;
+    this.#reportingDrops(() => {
+      for (const entry of targets) {
+        try {
+          entry.control.enqueue(message);
+        } catch (error) {
+          refused ??= { error };
+        }
+      }
+    });
+    if (refused) throw refused.error;
     return message;
   }
 
-  /** Throws when `id` is already subscribed or the options are out of range. */
+  /**
+   * Commits the appends to durable queues made so far, and the deletes and
+   * attempt counts that came with deliveries; when it returns they survive a
+   * crash of the host process. Cheap when nothing is pending; the bus also
+   * commits at the end of every tick in which something was written.
+   */
+  commit(): void {
+    this.#store?.commit();
+  }
+
+  /**
+   * Throws when `id` is already subscribed or the options are out of range.
+   * A durable subscriber starts with the messages its id left in the store,
+   * oldest first, ahead of anything published later; those beyond its
+   * capacity are dropped (and reported) as usual.
+   */
   addSubscriber(id: string, options: SubscriberOptions, deliver: DeliverFn): Subscriber {
     if (this.#entries.has(id)) throw new Error(`subscriber "${id}" already exists`);
-    const problem = optionsProblem(options);
+    const problem = optionsProblem(options) ?? (options.durable && !this.#store ? 'durable needs a bus created with a store' : undefined);
     if (problem) throw new Error(`subscriber "${id}": ${problem}`);
     let entry: Entry | undefined;
     let control: SubscriberControl | undefined;
-    const subscriber = new Subscriber(id, options, deliver, {
-      addFilter: (filter) => this.#index.add(filter, entry!),
-      removeFilter: (filter) => this.#index.remove(filter, entry!),
-      now: this.#now,
-      overflowed: (dropped) => this.#overflowed(id, dropped),
-      attach: (c) => {
-        control = c;
-      },
+    let subscriber: Subscriber | undefined;
+    this.#reportingDrops(() => {
+      subscriber = new Subscriber(id, options, deliver, {
+        addFilter: (filter) => this.#index.add(filter, entry!),
+        removeFilter: (filter) => this.#index.remove(filter, entry!),
+        now: this.#now,
+        overflowed: (dropped) => this.#overflowed(id, dropped),
+        deadLettered: (message, reason, attempts) => this.#onDeadLetter?.(id, message, reason, attempts),
+        journal: options.durable ? this.#store!.queue(id) : undefined,
+        attach: (c) => {
+          control = c;
+        },
+      });
+      entry = { subscriber, control: control!, noLocal: options.noLocal, mark: 0 };
+      this.#entries.set(id, entry);
     });
-    entry = { subscriber, control: control!, noLocal: options.noLocal, mark: 0 };
-    this.#entries.set(id, entry);
-    return subscriber;
+    return subscriber!;
   }
 
   /**
    * Removes the subscriber and returns what it had not delivered yet, oldest
    * first: the batch in flight (whose outcome is then ignored, so a
-   * replacement may see it again) followed by the queue. Unknown ids return [].
+   * replacement may see it again) followed by the queue. A durable
+   * subscriber's messages also stay in the store, for a replacement with the
+   * same id. Unknown ids return [].
    */
   removeSubscriber(id: string): BusMessage[] {
     const entry = this.#entries.get(id);
@@ -119,6 +166,24 @@ export class Bus {
   #overflowed(id: string, dropped: BusMessage) {
     (this.#drops ??= []).push([id, dropped]);
   }
+
+  /**
+   * Runs `fill`, then reports the drops it caused to onOverflow: only once a
+   * fan-out is done, so that code can neither cut it short by throwing nor see
+   * the index mid-walk.
+   */
+  #reportingDrops(fill: () => void) {
+    const outer = this.#drops;
+    this.#drops = undefined;
+    let drops: [string, BusMessage][] | undefined;
+    try {
+      fill();
+    } finally {
+      drops = this.#drops as [string, BusMessage][] | undefined;
+      this.#drops = outer;
+    }
+    if (drops && this.#onOverflow) for (const [id, dropped] of drops) this.#onOverflow(id, dropped);
+  }
 }
 
 function optionsProblem(o: SubscriberOptions): string | undefined {
@@ -128,5 +193,7 @@ function optionsProblem(o: SubscriberOptions): string | undefined {
   if (!(o.retryInitialMs > 0)) return `retryInitialMs must be > 0, not ${o.retryInitialMs}`;
   if (!(o.retryMaxMs > 0)) return `retryMaxMs must be > 0, not ${o.retryMaxMs}`;
   if (o.overflow !== 'drop-oldest' && o.overflow !== 'drop-newest') return `overflow must be "drop-oldest" or "drop-newest", not ${String(o.overflow)}`;
+  if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 0) return `maxAttempts must be an integer >= 0, not ${o.maxAttempts}`;
+  if (!(o.ttlMs >= 0)) return `ttlMs must be >= 0, not ${o.ttlMs}`;
   return undefined;
 }

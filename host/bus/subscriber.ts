@@ -25,6 +25,17 @@ export interface SubscriberOptions {
   /** Backoff after a failed delivery: starts here, doubles, capped at retryMaxMs. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /**
+   * Failed deliveries of a message, delivered on its own, after which it is
+   * dead-lettered; 0 = never give up. A failed batch of several messages counts
+   * no attempt: its messages are retried one at a time, so only the message
+   * that fails is counted.
+   */
+  maxAttempts: number;
+  /** A message older than this (by its publishedAt) when its delivery fails is dead-lettered; 0 = no limit. */
+  ttlMs: number;
+  /** Keep the queue in the bus's DurableStore, so it survives a crash of the host. */
+  durable: boolean;
 }
 
 export interface SubscriberStats {
@@ -39,10 +50,32 @@ export interface SubscriberStats {
   paused: boolean;
   /** Whether the batch in flight failed and waits for its retry. */
   retrying: boolean;
+  /** Messages given up on (maxAttempts or ttlMs) and reported to the bus's onDeadLetter. */
+  deadLettered: number;
+  /** Failed attempts counted so far for the oldest message not yet delivered. */
+  attempts: number;
 }
 
-/** Resolves when the batch was handled; rejects when it was not (it is then retried). */
+/**
+ * Resolves when the batch was handled; rejects with an Error whose message
+ * says why when it was not (it is then retried, and that message is the
+ * reason reported if the subscriber gives up on it).
+ */
 export type DeliverFn = (batch: BusMessage[]) => Promise<void>;
+
+/**
+ * Where a durable subscriber writes its queue down (see durable-store.ts).
+ * Calls are synchronous; the store decides when they reach the disk.
+ */
+export interface QueueJournal {
+  /** Messages left from an earlier run, oldest first, with the attempts counted for them. */
+  recover(): Iterable<{ message: BusMessage; attempts: number }>;
+  /** Throws when the message cannot be stored; it is then not queued. */
+  append(message: BusMessage): void;
+  recordAttempt(message: BusMessage, attempts: number): void;
+  /** The message was delivered, dropped or dead-lettered. */
+  remove(message: BusMessage): void;
+}
 
 /** What a subscriber needs from its bus. Internal: only Bus creates subscribers. */
 export interface SubscriberLink {
@@ -50,6 +83,10 @@ export interface SubscriberLink {
   removeFilter(filter: string): void;
   now(): number;
   overflowed(dropped: BusMessage): void;
+  /** Called once the subscriber gave up on `message` and moved on; see BusOptions.onDeadLetter. */
+  deadLettered(message: BusMessage, reason: string, attempts: number): void;
+  /** Set for a durable subscriber. */
+  journal: QueueJournal | undefined;
   /** Receives the operations only the bus may call. */
   attach(control: SubscriberControl): void;
 }
@@ -73,6 +110,7 @@ export class Subscriber {
   readonly #options: SubscriberOptions;
   readonly #deliver: DeliverFn;
   readonly #link: SubscriberLink;
+  readonly #journal: QueueJournal | undefined;
   readonly #filters = new Set<string>();
 
   // Queue as an array plus a head index: dropping the oldest and taking a
@@ -80,11 +118,19 @@ export class Subscriber {
   #queue: BusMessage[] = [];
   #head = 0;
 
-  /** The batch being delivered, or that failed and waits for its retry. */
+  /**
+   * Messages taken off the queue and not yet delivered or dead-lettered: the
+   * batch being delivered, or that failed and waits for its retry.
+   */
   #batch: BusMessage[] | undefined;
-  #delivering = false;
+  /** Set when #batch failed as a whole: its messages then go one at a time until it is done. */
+  #oneByOne = false;
+  /** What the delivery in progress was given; its outcome is ignored unless it is still this. */
+  #sending: BusMessage[] | undefined;
   #paused = false;
   #closed = false;
+  /** Failed attempts of messages that have any; only these messages are in the map. */
+  readonly #attempts = new Map<BusMessage, number>();
 
   /** At most one of these is pending at a time: the single wake-up of this subscriber. */
   #microtaskPending = false;
@@ -95,6 +141,7 @@ export class Subscriber {
   #delivered = 0;
   #failedDeliveries = 0;
   #dropped = 0;
+  #deadLettered = 0;
 
   #idleWaiters: (() => void)[] = [];
 
@@ -103,8 +150,15 @@ export class Subscriber {
     this.#options = { ...options };
     this.#deliver = deliver;
     this.#link = link;
+    this.#journal = link.journal;
     this.#backoffMs = options.retryInitialMs;
     link.attach({ enqueue: (m) => this.#enqueue(m), close: () => this.#close() });
+    // Before anything newly published, so the queue keeps its order across a
+    // crash; through the capacity check, so a long backlog cannot exhaust memory.
+    for (const { message, attempts } of this.#journal?.recover() ?? []) {
+      if (attempts > 0) this.#attempts.set(message, attempts);
+      this.#accept(message, false);
+    }
   }
 
   get options(): Readonly<SubscriberOptions> {
@@ -147,6 +201,7 @@ export class Subscriber {
   }
 
   stats(): SubscriberStats {
+    const oldest = this.#batch?.[0] ?? this.#queue[this.#head];
     return {
       queued: this.#queue.length - this.#head,
       inFlight: this.#batch?.length ?? 0,
@@ -155,7 +210,9 @@ export class Subscriber {
       dropped: this.#dropped,
       filters: [...this.#filters],
       paused: this.#paused,
-      retrying: this.#batch !== undefined && !this.#delivering,
+      retrying: this.#batch !== undefined && this.#sending === undefined,
+      deadLettered: this.#deadLettered,
+      attempts: oldest ? (this.#attempts.get(oldest) ?? 0) : 0,
     };
   }
 
@@ -178,18 +235,28 @@ export class Subscriber {
 
   #enqueue(message: BusMessage) {
     if (this.#closed) return;
+    this.#accept(message, true);
+  }
+
+  /** Queues `message` within the capacity; `store` is false for messages the journal already holds. */
+  #accept(message: BusMessage, store: boolean) {
     const { capacity, overflow, maxBatch } = this.#options;
     const queued = this.#queue.length - this.#head;
+    if (queued >= capacity && overflow === 'drop-newest') {
+      this.#dropped++;
+      this.#forget(message);
+      this.#link.overflowed(message);
+      return;
+    }
+    // Stored before the queue changes, so a message the store refuses leaves no trace.
+    if (store) this.#journal?.append(message);
     if (queued >= capacity) {
       this.#dropped++;
-      if (overflow === 'drop-newest') {
-        this.#link.overflowed(message);
-        return;
-      }
       const oldest = this.#queue[this.#head];
       this.#queue[this.#head++] = undefined as never; // release it for GC
       this.#queue.push(message);
       this.#compact();
+      this.#forget(oldest);
       this.#link.overflowed(oldest);
     } else {
       this.#queue.push(message);
@@ -199,9 +266,15 @@ export class Subscriber {
     this.#wake();
   }
 
+  /** `message` left this subscriber for good: delivered, dropped or dead-lettered. */
+  #forget(message: BusMessage) {
+    this.#attempts.delete(message);
+    this.#journal?.remove(message);
+  }
+
   /** Arranges for #pump to run soon, unless a wake-up is already pending or nothing can start. */
   #wake() {
-    if (this.#microtaskPending || this.#timer !== undefined || this.#delivering || this.#paused || this.#closed) return;
+    if (this.#microtaskPending || this.#timer !== undefined || this.#sending || this.#paused || this.#closed) return;
     // A microtask rather than a direct call: publishes in the same tick join
     // one batch, and deliver never runs inside publish().
     this.#microtaskPending = true;
@@ -228,7 +301,7 @@ export class Subscriber {
   }
 
   #pump(lingerDone: boolean) {
-    if (this.#paused || this.#closed || this.#delivering || this.#timer !== undefined) return;
+    if (this.#paused || this.#closed || this.#sending || this.#timer !== undefined) return;
     let batch = this.#batch;
     if (!batch) {
       const queued = this.#queue.length - this.#head;
@@ -244,36 +317,78 @@ export class Subscriber {
       this.#compact();
       this.#batch = batch;
     }
-    this.#delivering = true;
+    const sending = this.#oneByOne ? batch.slice(0, 1) : batch;
+    this.#sending = sending;
     let delivery: Promise<void>;
     try {
-      delivery = Promise.resolve(this.#deliver(batch));
+      delivery = Promise.resolve(this.#deliver(sending));
     } catch (e) {
       delivery = Promise.reject(e);
     }
     delivery.then(
-      () => this.#settled(batch, true),
-      () => this.#settled(batch, false),
+      () => this.#succeeded(sending),
+      (e: unknown) => this.#failed(sending, e instanceof Error ? e.message : String(e)),
     );
   }
 
-  #settled(batch: BusMessage[], ok: boolean) {
+  #succeeded(sent: BusMessage[]) {
     // After removeSubscriber the batch was handed back to the caller.
-    if (this.#closed || this.#batch !== batch) return;
-    this.#delivering = false;
-    if (ok) {
-      this.#batch = undefined;
-      this.#delivered += batch.length;
-      this.#backoffMs = this.#options.retryInitialMs;
-      this.#settleIdle();
-      this.#pump(false);
-      return;
-    }
+    if (this.#sending !== sent) return;
+    this.#sending = undefined;
+    for (const m of sent) this.#forget(m);
+    this.#delivered += sent.length;
+    this.#backoffMs = this.#options.retryInitialMs;
+    this.#takeFromBatch(sent.length);
+    this.#settleIdle();
+    this.#pump(false);
+  }
+
+  #failed(sent: BusMessage[], reason: string) {
+    if (this.#sending !== sent) return;
+    this.#sending = undefined;
     this.#failedDeliveries++;
     const delay = Math.min(this.#backoffMs, this.#options.retryMaxMs);
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.retryMaxMs);
+    if (sent.length > 1) {
+      // Which message the handler choked on is unknown, so none is counted:
+      // delivered alone, a poisoned message cannot take its neighbours with it.
+      this.#oneByOne = true;
+    } else {
+      const message = sent[0];
+      const attempts = (this.#attempts.get(message) ?? 0) + 1;
+      const { maxAttempts, ttlMs } = this.#options;
+      const expired = ttlMs > 0 && this.#link.now() - message.publishedAt > ttlMs;
+      if ((maxAttempts > 0 && attempts >= maxAttempts) || expired) return this.#deadLetter(message, reason, attempts);
+      this.#attempts.set(message, attempts);
+      this.#journal?.recordAttempt(message, attempts);
+    }
     // The batch stays at the head; while paused, resume() retries it.
     if (!this.#paused) this.#setTimer('retry', delay);
+  }
+
+  #deadLetter(message: BusMessage, reason: string, attempts: number) {
+    this.#deadLettered++;
+    this.#forget(message);
+    this.#takeFromBatch(1);
+    // The next message goes at once, as it is likely sound. The backoff grew
+    // all the same, so if the handler keeps failing, the retries of the
+    // messages after it still slow down until something is delivered.
+    this.#settleIdle();
+    this.#pump(false);
+    // Last, with the subscriber consistent again: the callback may publish,
+    // even to a topic this subscriber matches (it queues behind the rest).
+    this.#link.deadLettered(message, reason, attempts);
+  }
+
+  /** Removes the first `n` messages of the batch; normal batching resumes once it is empty. */
+  #takeFromBatch(n: number) {
+    // A copy rather than splice: the handler may still hold the array it was given.
+    if (n < this.#batch!.length) {
+      this.#batch = this.#batch!.slice(n);
+      return;
+    }
+    this.#batch = undefined;
+    this.#oneByOne = false;
   }
 
   #compact() {
@@ -288,7 +403,9 @@ export class Subscriber {
     this.#closed = true;
     this.#clearTimer();
     this.#batch = undefined;
-    this.#delivering = false;
+    this.#oneByOne = false;
+    this.#sending = undefined;
+    this.#attempts.clear();
     this.#queue = [];
     this.#head = 0;
     this.#settleIdle();

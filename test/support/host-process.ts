@@ -30,7 +30,10 @@ export class HostProcess {
   #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [join(root, 'host/main.ts'), ...args], {
+    // Each host gets its own data dir unless the test shares one on purpose:
+    // durable queues left by another test would otherwise be redelivered here.
+    if (!args.includes('--data-dir') && !args.includes('--help')) args = [...args, '--data-dir', tempDir()];
+    this.child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'host/main.ts'), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

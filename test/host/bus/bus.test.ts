@@ -6,7 +6,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (m: BusMessage) => new TextDecoder().decode(m.payload);
 
 function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
-  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, ...o };
+  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, maxAttempts: 0, ttlMs: 0, durable: false, ...o };
 }
 
 /** A subscriber that records what it receives as "topic payload" strings. */
@@ -169,8 +169,8 @@ test('stats reports every subscriber', async () => {
   for (let i = 1; i <= 3; i++) bus.publish(`x/${i}`, enc(String(i)));
   await bus.subscriber('b')!.idle();
   assert.deepEqual(bus.stats(), {
-    a: { queued: 2, inFlight: 0, delivered: 0, failedDeliveries: 0, dropped: 1, filters: ['x/#'], paused: true, retrying: false },
-    b: { queued: 0, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['x/1'], paused: false, retrying: false },
+    a: { queued: 2, inFlight: 0, delivered: 0, failedDeliveries: 0, dropped: 1, filters: ['x/#'], paused: true, retrying: false, deadLettered: 0, attempts: 0 },
+    b: { queued: 0, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['x/1'], paused: false, retrying: false, deadLettered: 0, attempts: 0 },
   });
   assert.deepEqual(dropped, ['a:3']);
 });

@@ -7,7 +7,7 @@ const dec = (m: BusMessage) => new TextDecoder().decode(m.payload);
 const texts = (batch: BusMessage[]) => batch.map(dec);
 
 function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
-  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, ...o };
+  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, maxAttempts: 0, ttlMs: 0, durable: false, ...o };
 }
 
 /** Lets pending microtasks and promise callbacks run (a real setImmediate, also with mocked timeouts). */
@@ -81,7 +81,7 @@ test('takes up to maxBatch per call, and batches grow while one is in flight', a
   for (let i = 1; i <= 9; i++) bus.publish('t', enc(String(i)));
   await flush();
   assert.equal(g.calls.length, 1, 'no second batch while the first is in flight');
-  assert.deepEqual(sub.stats(), { queued: 9, inFlight: 1, delivered: 0, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: false, retrying: false });
+  assert.deepEqual(sub.stats(), { queued: 9, inFlight: 1, delivered: 0, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: false, retrying: false, deadLettered: 0, attempts: 0 });
   first.resolve();
   (await g.next()).resolve();
   (await g.next()).resolve();
@@ -158,7 +158,7 @@ test('after a slow delivery, messages that already lingered long enough go at on
   await sub.idle();
 });
 
-test('a failed delivery is retried with the same batch after a doubling, capped backoff; order holds', async (t) => {
+test('a failed batch is retried one message at a time after a doubling, capped backoff; order holds', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
   const bus = new Bus();
   const g = gate();
@@ -179,25 +179,32 @@ test('a failed delivery is retried with the same batch after a doubling, capped 
   await flush();
   assert.equal(sub.stats().failedDeliveries, 1);
   assert.equal(sub.stats().retrying, true);
+  assert.equal(sub.stats().attempts, 0, 'a failed batch counts no attempt');
   bus.publish('t', enc('d')); // lands behind the failed batch
   (await expectRetryAfter(100, 1)).reject();
+  await flush();
+  assert.equal(sub.stats().attempts, 1, 'a message that fails alone is counted');
   (await expectRetryAfter(200, 2)).reject();
   const fourth = await expectRetryAfter(250, 3); // 400, capped
   fourth.resolve();
+  await flush();
+  assert.deepEqual(g.calls.at(-1)?.batch, ['b'], 'the success reset the backoff: the next message went at once');
+  (await g.next()).resolve();
   (await g.next()).resolve();
   await sub.idle();
   assert.deepEqual(
     g.calls.map((c) => c.batch),
-    [['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b'], ['c', 'd']],
+    [['a', 'b'], ['a'], ['a'], ['a'], ['b'], ['c', 'd']],
   );
   const s = sub.stats();
   assert.equal(s.failedDeliveries, 3);
   assert.equal(s.delivered, 4);
+  assert.equal(s.attempts, 0);
 
   // A success resets the backoff.
   bus.publish('t', enc('e'));
   (await g.next()).reject();
-  (await expectRetryAfter(100, 6)).resolve();
+  (await expectRetryAfter(100, 7)).resolve();
   await sub.idle();
   assert.equal(sub.stats().failedDeliveries, 4);
 });
@@ -235,7 +242,7 @@ test('pause stops new deliveries but lets the one in flight finish; resume goes 
   await flush();
   assert.equal(g.calls.length, 1);
   assert.equal(idle, false, 'not idle while messages wait');
-  assert.deepEqual(sub.stats(), { queued: 2, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: true, retrying: false });
+  assert.deepEqual(sub.stats(), { queued: 2, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: true, retrying: false, deadLettered: 0, attempts: 0 });
   sub.resume();
   assert.equal(sub.stats().paused, false);
   const second = await g.next();
@@ -270,7 +277,7 @@ test('resume retries a failed batch at once instead of waiting out its backoff',
   sub.pause(); // as the supervisor does when the module crashes
   first.reject();
   await flush();
-  assert.deepEqual(sub.stats(), { queued: 0, inFlight: 1, delivered: 0, failedDeliveries: 1, dropped: 0, filters: ['t'], paused: true, retrying: true });
+  assert.deepEqual(sub.stats(), { queued: 0, inFlight: 1, delivered: 0, failedDeliveries: 1, dropped: 0, filters: ['t'], paused: true, retrying: true, deadLettered: 0, attempts: 1 });
   sub.resume();
   const retry = await g.next();
   assert.deepEqual(retry.batch, ['a']);
@@ -337,8 +344,9 @@ test('a batch waiting for its retry does not count against capacity', async () =
   assert.equal(sub.stats().dropped, 1);
   (await g.next()).resolve();
   (await g.next()).resolve();
+  (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2'], ['1', '2'], ['3', '4']]);
+  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2'], ['1'], ['2'], ['3', '4']]);
 });
 
 test('idle() resolves at once when nothing is queued, and after the queue drains otherwise', async () => {

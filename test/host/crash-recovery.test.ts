@@ -1,0 +1,86 @@
+// The host is SIGKILLed at a random moment while an MQTT client publishes 5,000
+// messages at QoS 1, then restarted on the same --data-dir. Every message must
+// reach the HTTP sink: the ones the client saw acknowledged were committed to
+// the gateway's durable queue before the PUBACK left, and the client resends
+// the rest. Duplicates are allowed, counted and reported.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import mqtt from 'mqtt';
+import { HttpSink } from '../support/http-sink.ts';
+import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { gateway } from '../support/modules.ts';
+import { moduleWasm, tempDir } from '../support/paths.ts';
+import { freePort } from '../support/ports.ts';
+
+const TOTAL = 5000;
+const WINDOW = 64;
+
+test('after SIGKILL and a restart on the same data dir, all 5,000 messages published at QoS 1 reach the sink', async (t) => {
+  const sink = await new HttpSink().listen();
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const config = writeConfig({
+    modules: {
+      server: {
+        component: moduleWasm('server'),
+        world: 'server',
+        grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+        config: { listen: [address] },
+        delivery: { noLocal: true },
+      },
+      gateway: { ...gateway(sink.url, 'load/#', { delivery: { maxBatch: 256, lingerMs: 20, durable: true, maxAttempts: 0 } }) },
+    },
+  });
+  const dataDir = tempDir();
+  const start = () => new HostProcess(['--config', config, '--data-dir', dataDir]);
+  let host = start();
+  let client: mqtt.MqttClient | undefined;
+  try {
+    await host.ready(['server', 'gateway']);
+    client = await mqtt.connectAsync(`mqtt://${address}`, { clientId: 'crash-test', clean: false, protocolVersion: 4, reconnectPeriod: 100, connectTimeout: 2000 });
+    client.on('error', () => {});
+    const c = client;
+    const killAt = 500 + Math.floor(Math.random() * 4000);
+    t.diagnostic(`SIGKILL after ${killAt} acknowledged publishes`);
+    let acked = 0;
+    let next = 0;
+    let killed = false;
+    const ackedBeforeKill = new Set<number>();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${acked} of ${TOTAL} publishes acknowledged`)), 90_000);
+      const send = () => {
+        while (next < TOTAL && next - acked < WINDOW) {
+          const i = next++;
+          c.publish(`load/${i % 10}`, JSON.stringify({ i }), { qos: 1 }, (err) => {
+            if (err) return reject(err);
+            acked++;
+            if (!killed) ackedBeforeKill.add(i);
+            if (!killed && acked >= killAt) {
+              killed = true;
+              host.kill();
+              void host.exited.then(() => {
+                host = start();
+              });
+            }
+            if (acked === TOTAL) {
+              clearTimeout(timer);
+              resolve();
+            } else send();
+          });
+        }
+      };
+      send();
+    });
+    await sink.waitFor(() => new Set(sink.items<{ i: number }>().map((x) => x.i)).size === TOTAL, 60_000, 'all messages at the sink');
+    const received = sink.items<{ i: number }>().map((x) => x.i);
+    const distinct = new Set(received);
+    t.diagnostic(`sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.size} acknowledged before the kill`);
+    assert.equal(distinct.size, TOTAL);
+    for (const i of ackedBeforeKill) assert.ok(distinct.has(i), `message ${i} was acknowledged before the kill but never reached the sink`);
+    assert.ok(killed, 'the host was killed during the run');
+  } finally {
+    client?.end(true);
+    host.kill();
+    await sink.close();
+  }
+});
