@@ -61,6 +61,12 @@ export interface ModuleContext {
    * succeed before the module counts as ready; a rejection fails the start.
    */
   whenStarted(work: Promise<unknown>): void;
+  /**
+   * Runs after every call into the guest returns, before anything else can
+   * happen in the worker: what a call produced leaves with it, so a later call
+   * that hangs or traps cannot strand it.
+   */
+  afterCall(fn: () => void): void;
   /** Runs first at shutdown: stop taking new work (close listeners, stop timers). */
   onStopIntake(fn: () => void): void;
   /** Counts one publish the guest made; returns its sequence number. */

@@ -23,6 +23,7 @@ const post = (message: WorkerToMain, transfer?: Transferable[]) => port.postMess
 const handlers = new Map<string, (m: MainToWorker) => void>();
 const closers: (() => void | Promise<void>)[] = [];
 const intakeStoppers: (() => void)[] = [];
+const afterCallHooks: (() => void)[] = [];
 const startup: Promise<unknown>[] = [];
 const deniedTargets = new Set<string>();
 
@@ -120,6 +121,7 @@ function callGuest(iface: string, fn: string, args: unknown[]): Promise<unknown>
       throw e;
     } finally {
       clock.stop();
+      for (const hook of afterCallHooks) hook();
       const used = memoryBytes();
       if (used > maxMemoryBytes) {
         fatal(new MemoryLimitExceeded(`linear memory is ${Math.round(used / 1048576)} MiB, over the module's limit of ${init.limits.maxMemoryMb} MiB (limits.maxMemoryMb)`));
@@ -155,6 +157,9 @@ const ctx: ModuleContext = {
   },
   whenStarted(work) {
     startup.push(work);
+  },
+  afterCall(fn) {
+    afterCallHooks.push(fn);
   },
   onStopIntake(fn) {
     intakeStoppers.push(fn);

@@ -40,7 +40,8 @@ test('poisoned messages reach the dead-letter topic after maxAttempts while the 
     }
     const handledBy = (m: string) => new Set(ok.items<{ module: string; n: number }>().filter((x) => x.module === m).map((x) => x.n));
     await ok.waitFor(() => modes.every((m) => handledBy(m).size === 6), 30_000, 'the healthy messages').catch((e) => {
-      throw new Error(`${e.message}: ${modes.map((m) => `${m}: ${[...handledBy(m)]}`).join('; ')}`);
+      const spinLog = host.lines.filter((l) => (l.module === 'poison-spin' || l.module === 'results') && l.level >= 40 && l.stream === undefined).map((l) => `${l.code ?? ''} ${l.msg}`.slice(0, 160));
+      throw new Error(`${e.message}: ${modes.map((m) => `${m}: ${[...handledBy(m)]}`).join('; ')}\nDEAD spin: ${JSON.stringify(dead.spin.items())}\n${spinLog.join('\n')}`);
     });
     for (const mode of modes) {
       const letters = dead[mode].items<{ n: number }>().map((x) => x.n);

@@ -19,7 +19,8 @@ export function gateway(url: string, filter = 'telemetry/#', extra: { delivery?:
     grants: { pubsub: { subscribe: [filter] }, outboundHttp: { allowedHosts: extra.allowedHosts ?? [host] } },
     subscriptions: [filter],
     config: { url, filter },
-    delivery: { maxBatch: 50, lingerMs: 50, retryInitialMs: 50, retryMaxMs: 500, ...extra.delivery },
+    // Like the shipped gateway: an uplink retries rather than dead-lettering.
+    delivery: { maxBatch: 50, lingerMs: 50, retryInitialMs: 50, retryMaxMs: 500, maxAttempts: 0, ...extra.delivery },
   };
 }
 

@@ -7,8 +7,10 @@ const HANDLER = 'edgehost:platform/message-handler';
 
 export function create(ctx: ModuleContext, grant: PubsubGrant) {
   const grantKey = (list: 'publish' | 'subscribe') => `modules.${ctx.moduleName}.grants.pubsub.${list}`;
-  // Publishes leave the worker in one postMessage per event-loop turn: crossing
-  // the thread boundary per message would cost more than the guest's own work.
+  // Publishes leave the worker in one postMessage per guest call: crossing the
+  // thread boundary per message would cost more than the guest's own work, and
+  // flushing when the call returns (not later) means a delivery is acknowledged
+  // only after what its handler published is on its way, ahead of the ack.
   let outbox: { topic: string; payload: Uint8Array }[] = [];
   let lastSeq = 0;
   const flush = () => {
@@ -24,6 +26,7 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
       (e: unknown) => ctx.post({ t: 'delivered', id, error: describe(e) }),
     );
   });
+  ctx.afterCall(flush);
   ctx.onClose(flush);
 
   return {
@@ -37,7 +40,6 @@ export function create(ctx: ModuleContext, grant: PubsubGrant) {
         return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${ctx.limits.maxMessageBytes} (limits.maxMessageBytes)`);
       }
       if (!ctx.allow('publish')) return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
-      if (outbox.length === 0) setImmediate(flush);
       outbox.push({ topic, payload });
       lastSeq = ctx.publishAccepted();
       return { tag: 'ok', val: undefined };

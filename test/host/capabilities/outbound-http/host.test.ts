@@ -33,6 +33,7 @@ function fakeContext(moduleName = 'gateway') {
     onClose(fn) {
       closers.push(fn);
     },
+    afterCall() {},
     onStopIntake() {},
     publishAccepted: () => 0,
     afterPublished: (fn) => fn(),

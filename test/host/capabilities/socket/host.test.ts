@@ -65,6 +65,7 @@ function fakeContext(moduleName = 'server') {
     onClose(fn) {
       closers.push(fn);
     },
+    afterCall() {},
     onStopIntake() {},
     publishAccepted: () => 0,
     afterPublished: (fn) => fn(),
