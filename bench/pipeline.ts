@@ -245,7 +245,8 @@ function failWhen(exited: Promise<unknown>, describe: () => string): Promise<nev
   return p;
 }
 
-export async function edgehost(): Promise<WindowStats> {
+/** `durable`: the gateway's queue is kept in node:sqlite (commit per publish batch) instead of memory. */
+export async function edgehost(durable = false): Promise<WindowStats> {
   const sink = await new StampedSink().listen();
   const dataDir = tempDir('edgehost-bench-');
   const config = writeConfig({
@@ -259,7 +260,7 @@ export async function edgehost(): Promise<WindowStats> {
       // policy, not capacity: off here, or they would be what this measures.
       telemetry: { ...telemetry({ devices: deviceIds, 'interval-ms': INTERVAL_MS, burst: BURST }), limits: { publishPerSecond: 0 } },
       gateway: {
-        ...gateway(sink.sink.url, 'telemetry/#', { delivery: { maxBatch: MAX_BATCH, lingerMs: LINGER_MS, capacity: CAPACITY } }),
+        ...gateway(sink.sink.url, 'telemetry/#', { delivery: { maxBatch: MAX_BATCH, lingerMs: LINGER_MS, capacity: CAPACITY, durable } }),
         limits: { httpRequestsPerSecond: 0 },
       },
     },
@@ -344,6 +345,7 @@ export async function run(): Promise<BenchResult[]> {
   );
   const es: WindowStats[] = [];
   const bs: WindowStats[] = [];
+  const ds: WindowStats[] = [];
   // Alternating, so a change in the machine's load during the bench hits both sides alike.
   for (let round = 1; round <= ROUNDS; round++) {
     const e = await edgehost();
@@ -352,6 +354,9 @@ export async function run(): Promise<BenchResult[]> {
     const b = await baseline();
     console.log(`  ${round} baseline: ${describe(b)}`);
     bs.push(b);
+    const d = await edgehost(true);
+    console.log(`  ${round} edgehost, durable gateway queue: ${describe(d)}`);
+    ds.push(d);
   }
   const rate = { e: median(es.map((s) => s.perSecond)), b: median(bs.map((s) => s.perSecond)) };
   const cpu = { e: median(es.map((s) => s.cpuPerMessageUs)), b: median(bs.map((s) => s.cpuPerMessageUs)) };
@@ -361,6 +366,14 @@ export async function run(): Promise<BenchResult[]> {
   const against = 'plain Node: same generator, host Bus, got keep-alive (worker thread)';
   return [
     { name: 'telemetry->bus->gateway->HTTP sink', value: rate.e, unit: 'msgs/s', baseline: against, baselineValue: rate.b, ratio: rate.e / rate.b },
+    {
+      name: 'same, gateway queue durable (node:sqlite)',
+      value: median(ds.map((s) => s.perSecond)),
+      unit: 'msgs/s',
+      baseline: 'edgehost with the in-memory queue, same run',
+      baselineValue: rate.e,
+      ratio: median(ds.map((s) => s.perSecond)) / rate.e,
+    },
     { name: 'CPU per message (pipeline JS threads)', value: cpu.e, unit: 'us/msg', baseline: 'same, baseline', baselineValue: cpu.b, ratio: cpu.e / cpu.b },
     { name: 'latency p50 (reading timestamp->sink)', value: median(es.map((s) => s.latencyP50Ms)), unit: 'ms', baseline: 'same, baseline', baselineValue: median(bs.map((s) => s.latencyP50Ms)) },
     { name: 'seq gaps, all windows (dropped: queue full)', value: sum(es, (s) => s.gaps), unit: 'msgs', baseline: 'same, baseline', baselineValue: sum(bs, (s) => s.gaps) },
