@@ -12,12 +12,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp, createServer } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { BenchResult } from './result.ts';
+import { freePort } from '../test/support/ports.ts';
 
 
 const root = new URL('../', import.meta.url).pathname;
@@ -71,16 +72,6 @@ const killChildren = () => {
   for (const c of children) c.kill('SIGKILL');
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function track(child: ChildProcess): ChildProcess {
   children.add(child);

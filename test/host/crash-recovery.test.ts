@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
-import { gateway } from '../support/modules.ts';
-import { moduleWasm, tempDir } from '../support/paths.ts';
+import { gateway, server } from '../support/modules.ts';
+import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 
 const TOTAL = 5000;
@@ -21,13 +21,7 @@ test('after SIGKILL and a restart on the same data dir, all 5,000 messages publi
   const address = `127.0.0.1:${port}`;
   const config = writeConfig({
     modules: {
-      server: {
-        component: moduleWasm('server'),
-        world: 'server',
-        grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
-        config: { listen: [address] },
-        delivery: { noLocal: true },
-      },
+      server: server(address),
       gateway: { ...gateway(sink.url, 'load/#', { delivery: { maxBatch: 256, lingerMs: 20, durable: true, maxAttempts: 0 } }) },
     },
   });

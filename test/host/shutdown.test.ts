@@ -7,8 +7,8 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
-import { gateway, telemetry } from '../support/modules.ts';
-import { moduleWasm, tempDir } from '../support/paths.ts';
+import { gateway, server, telemetry } from '../support/modules.ts';
+import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 
 interface Reading {
@@ -24,13 +24,7 @@ test('SIGTERM exits 0, closes the listener and keeps queued messages for the nex
     modules: {
       telemetry: telemetry({ devices: ['d1'], 'interval-ms': 20 }),
       gateway: gateway(sink.url, 'telemetry/#', { delivery: { durable: true, maxAttempts: 0 } }),
-      server: {
-        component: moduleWasm('server'),
-        world: 'server',
-        grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
-        config: { listen: [address] },
-        delivery: { noLocal: true },
-      },
+      server: server(address),
     },
   });
   const dataDir = tempDir();

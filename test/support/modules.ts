@@ -24,6 +24,17 @@ export function gateway(url: string, filter = 'telemetry/#', extra: { delivery?:
   };
 }
 
+/** The MQTT server module on `address`, bridged to the bus (its own publishes are not echoed back). */
+export function server(address: string, config: Record<string, unknown> = {}) {
+  return {
+    component: moduleWasm('server'),
+    world: 'server',
+    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+    config: { listen: [address], ...config },
+    delivery: { noLocal: true },
+  };
+}
+
 /** Publishes `messages` (each `at-ms` after it starts) onto the bus. */
 export function driver(topics: string[], messages: { topic: string; payload: string; 'at-ms': number }[]) {
   return {

@@ -103,18 +103,5 @@ function collect<S>(node: Node<S>, out: Map<S, QoS>): void {
   }
 }
 
-/**
- * Whether `topic` matches `filter` (both valid). Same rules as the index; used where
- * one filter meets many topics (retained messages) or the reverse (ACL).
- */
-export function filterMatches(filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 36 && (filter.charCodeAt(0) === 43 || filter.charCodeAt(0) === 35)) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+/** Whether `topic` matches `filter`: the bus's own matcher, so both sides agree ($ rule included). */
+export { topicMatches as filterMatches } from '../../../host/bus/topic.ts';

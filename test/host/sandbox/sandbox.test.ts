@@ -18,7 +18,6 @@ const cases = ['fs-read', 'env', 'tcp', 'http', 'outbound-http', 'listen', 'publ
 let host: HostProcess;
 let results: HttpSink;
 let uplink: HttpSink;
-let tcpPort: number;
 let listenPort: number;
 let httpTarget: HttpSink;
 
@@ -26,7 +25,6 @@ before(async () => {
   results = await new HttpSink().listen();
   uplink = await new HttpSink().listen();
   httpTarget = await new HttpSink().listen();
-  tcpPort = await freePort();
   listenPort = await freePort();
   const config = writeConfig({
     modules: {

@@ -11,8 +11,7 @@ import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
 import { HttpSink } from '../../support/http-sink.ts';
-import { gateway, telemetry } from '../../support/modules.ts';
-import { moduleWasm } from '../../support/paths.ts';
+import { gateway, server, telemetry } from '../../support/modules.ts';
 import { freePort } from '../../support/ports.ts';
 
 const WAIT_MS = 10_000;
@@ -32,14 +31,8 @@ before(async () => {
   const address = `127.0.0.1:${port}`;
   const config = writeConfig({
     modules: {
-      server: {
-        component: moduleWasm('server'),
-        world: 'server',
-        grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
-        // Clients may subscribe under t/ and telemetry/ only: secret/# is refused.
-        config: { listen: [address], acl: { publish: ['#'], subscribe: ['t/#', 'telemetry/#'] } },
-        delivery: { noLocal: true },
-      },
+      // Clients may subscribe under t/ and telemetry/ only: secret/# is refused.
+      server: server(address, { acl: { publish: ['#'], subscribe: ['t/#', 'telemetry/#'] } }),
       telemetry: telemetry({ 'interval-ms': 200 }),
       gateway: gateway(sink.url, 'telemetry/#'),
     },

@@ -3,45 +3,21 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import pino from 'pino';
-import type { ModuleContext } from '../../../../host/capabilities/capability.ts';
 import { outboundHttpGrant, type OutboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
 import { create, type HttpRequest } from '../../../../host/capabilities/outbound-http/host.ts';
-import { moduleLimits } from '../../../../host/config/schema.ts';
+import { fakeModuleContext } from '../../../support/module-context.ts';
 
 /** A ModuleContext that records denials and waits; closed after all tests. */
 function fakeContext(moduleName = 'gateway') {
-  const denials: { capability: string; target: string; allowWith: string }[] = [];
   let waits = 0;
-  const closers: (() => void | Promise<void>)[] = [];
-  const ctx: ModuleContext = {
-    moduleName,
-    logger: pino({ level: 'silent' }),
-    config: new Map(),
-    limits: moduleLimits.parse({}),
-    denied(capability, target, allowWith) {
-      denials.push({ capability, target, allowWith });
-      return `${capability}: ${target} is not granted to module "${moduleName}"; to allow it: ${allowWith}`;
-    },
-    callGuest: () => Promise.resolve(),
+  const fake = fakeModuleContext(moduleName, {
     waitFor: (p) => {
       waits++;
       return p;
     },
-    post() {},
-    on() {},
-    onClose(fn) {
-      closers.push(fn);
-    },
-    afterCall() {},
-    onStopIntake() {},
-    publishAccepted: () => 0,
-    afterPublished: (fn) => fn(),
-    allow: () => true,
-    whenStarted() {},
-  };
-  cleanups.push(() => Promise.all(closers.map((f) => f())));
-  return { ctx, denials, waits: () => waits };
+  });
+  cleanups.push(fake.close);
+  return { ctx: fake.ctx, denials: fake.denials, waits: () => waits };
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -5,10 +5,9 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { WebSocket } from 'ws';
-import type { ModuleContext } from '../../../../host/capabilities/capability.ts';
 import { socketGrant, type SocketGrant } from '../../../../host/capabilities/socket/index.ts';
 import { create, GUEST_BACKLOG_BYTES, type SocketEvent } from '../../../../host/capabilities/socket/host.ts';
-import { moduleLimits } from '../../../../host/config/schema.ts';
+import { fakeModuleContext } from '../../../support/module-context.ts';
 
 interface LogLine {
   level: number;
@@ -23,10 +22,7 @@ interface LogLine {
 function fakeContext(moduleName = 'server') {
   const events: SocketEvent[] = [];
   const batches: SocketEvent[][] = [];
-  const denials: { capability: string; target: string; allowWith: string }[] = [];
   const logs: LogLine[] = [];
-  const closers: (() => void | Promise<void>)[] = [];
-  const startup: Promise<unknown>[] = [];
   const waiters: { check: () => boolean; resolve: () => void }[] = [];
   const wake = () => {
     for (const w of [...waiters]) if (w.check()) waiters.splice(waiters.indexOf(w), 1) && w.resolve();
@@ -41,15 +37,8 @@ function fakeContext(moduleName = 'server') {
       },
     },
   );
-  const ctx: ModuleContext = {
-    moduleName,
+  const fake = fakeModuleContext(moduleName, {
     logger,
-    config: new Map(),
-    limits: moduleLimits.parse({}),
-    denied(capability, target, allowWith) {
-      denials.push({ capability, target, allowWith });
-      return `${capability}: ${target} is not granted to module "${moduleName}"; to allow it: ${allowWith}`;
-    },
     callGuest(iface, fn, args) {
       assert.equal(iface, 'edgehost:platform/socket-handler');
       assert.equal(fn, 'handleEvents');
@@ -59,21 +48,8 @@ function fakeContext(moduleName = 'server') {
       wake();
       return gate;
     },
-    waitFor: (p) => p,
-    post() {},
-    on() {},
-    onClose(fn) {
-      closers.push(fn);
-    },
-    afterCall() {},
-    onStopIntake() {},
-    publishAccepted: () => 0,
-    afterPublished: (fn) => fn(),
-    allow: () => true,
-    whenStarted(work) {
-      startup.push(work);
-    },
-  };
+  });
+  const { ctx, denials, startup } = fake;
   /** Resolves once `check` holds, re-checked whenever an event or log line arrives. */
   const until = (check: () => boolean) =>
     check() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ check, resolve }));
@@ -85,7 +61,7 @@ function fakeContext(moduleName = 'server') {
     logs,
     until,
     started: () => Promise.all(startup),
-    close: () => Promise.all(closers.map((f) => f())),
+    close: fake.close,
     hold() {
       let release!: () => void;
       gate = new Promise<void>((r) => (release = r));
