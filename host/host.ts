@@ -48,8 +48,8 @@ export class Host {
    * its name and what does not match, then starts all modules.
    */
   async start(): Promise<void> {
-    const loaded: [ResolvedModule, string][] = [];
-    for (const module of this.config.modules) loaded.push([module, await this.#load(module)]);
+    // Transpiling runs in worker threads: cache misses load in parallel.
+    const loaded = await Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const));
     for (const [module, componentJs] of loaded) {
       this.supervisors.set(module.name, new ModuleSupervisor(module, componentJs, this.bus, this.#logger, this.config.logLevel));
     }

@@ -51,7 +51,6 @@ export class ModuleInstance extends EventEmitter<ModuleInstanceEvents> {
       moduleName: module.name,
       componentJs,
       imports: module.worldSpec.imports,
-      exports: [],
       grants: module.grants as Record<string, unknown>,
       env: env.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
       config: Object.entries(module.config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),

@@ -42,8 +42,6 @@ export interface WorkerInit {
   componentJs: string;
   /** Platform interfaces the module's world imports, e.g. "edgehost:platform/pubsub". */
   imports: string[];
-  /** Exported interfaces and their functions (camelCase), e.g. ["edgehost:platform/lifecycle", ["init"]]. */
-  exports: [string, string[]][];
   /** Grants by capability name, already validated. */
   grants: Record<string, unknown>;
   /** Environment variables the module may see (already filtered from the host's environment). */
