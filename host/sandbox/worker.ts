@@ -27,7 +27,7 @@ const afterCallHooks: (() => void)[] = [];
 const startup: Promise<unknown>[] = [];
 const deniedTargets = new Set<string>();
 
-let guestExports: Record<string, Record<string, (...args: unknown[]) => unknown>> = {};
+const guestExports: Record<string, Record<string, (...args: unknown[]) => unknown>> = {};
 /** Linear memories of the component's core instances, for the memory limit. */
 const memories = new Set<WebAssembly.Memory>();
 const maxMemoryBytes = init.limits.maxMemoryMb * 1024 * 1024;
@@ -48,7 +48,6 @@ function denied(capability: string, target: string, allowWith: string): string {
   return text;
 }
 
-/** A JS error that is not a guest `err` result means the instance cannot be trusted any more. */
 function memoryBytes(): number {
   let total = 0;
   for (const m of memories) total += m.buffer.byteLength;
@@ -83,6 +82,7 @@ const limiters = {
   http: rateLimiter('http', init.limits.httpRequestsPerSecond, 'limits.httpRequestsPerSecond'),
 };
 
+/** A JS error that is not a guest `err` result means the instance cannot be trusted any more. */
 function isFatal(e: unknown): boolean {
   return !(e && typeof e === 'object' && Object.hasOwn(e, 'payload'));
 }
