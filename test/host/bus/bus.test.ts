@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bus, type BusMessage, type DeliverFn, type SubscriberOptions } from '../../../host/bus/bus.ts';
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (m: BusMessage) => new TextDecoder().decode(m.payload);
-
-function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
-  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, maxAttempts: 0, ttlMs: 0, durable: false, ...o };
-}
+import { Bus, type DeliverFn, type SubscriberOptions } from '../../../host/bus/bus.ts';
+import { dec, enc, options } from './support.ts';
 
 /** A subscriber that records what it receives as "topic payload" strings. */
 function recording(bus: Bus, id: string, filters: string[], o: Partial<SubscriberOptions> = {}) {

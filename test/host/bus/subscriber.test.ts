@@ -1,42 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bus, type BusMessage, type SubscriberOptions } from '../../../host/bus/bus.ts';
+import { Bus, type BusMessage } from '../../../host/bus/bus.ts';
+import { dec, enc, flush, gate, options } from './support.ts';
 
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (m: BusMessage) => new TextDecoder().decode(m.payload);
 const texts = (batch: BusMessage[]) => batch.map(dec);
-
-function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
-  return { maxBatch: 256, lingerMs: 0, capacity: 1000, overflow: 'drop-oldest', noLocal: false, retryInitialMs: 1, retryMaxMs: 1, maxAttempts: 0, ttlMs: 0, durable: false, ...o };
-}
-
-/** Lets pending microtasks and promise callbacks run (a real setImmediate, also with mocked timeouts). */
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-interface Call {
-  batch: string[];
-  resolve(): void;
-  reject(e?: Error): void;
-}
-
-/** A deliver function whose calls the test settles by hand. */
-function gate() {
-  const calls: Call[] = [];
-  let taken = 0;
-  let waiting: ((c: Call) => void) | undefined;
-  const deliver = (batch: BusMessage[]) =>
-    new Promise<void>((resolve, reject) => {
-      calls.push({ batch: texts(batch), resolve, reject: (e = new Error('handler failed')) => reject(e) });
-      if (waiting) {
-        const w = waiting;
-        waiting = undefined;
-        w(calls[taken++]);
-      }
-    });
-  /** The first call not yet returned by next(), waiting for it if it was not made yet. */
-  const next = () => (taken < calls.length ? Promise.resolve(calls[taken++]) : new Promise<Call>((resolve) => (waiting = resolve)));
-  return { calls, deliver, next };
-}
 
 test('delivers in publish order, one batch in flight at a time, under load', async () => {
   const bus = new Bus();
