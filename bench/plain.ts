@@ -2,6 +2,8 @@
 // bench/guest-call.ts): what modules/telemetry and modules/gateway do per message, without
 // WebAssembly.
 
+import { joinJsonArray } from '../modules/gateway/src/json-array.ts';
+
 /** As modules/telemetry: readings as UTF-8 JSON bytes, one device's seq counting from 1. */
 export function device(id: string) {
   const head = `{"deviceId":${JSON.stringify(id)},"temperature":`;
@@ -19,9 +21,6 @@ export function device(id: string) {
 
 const sample = (min: number, max: number) => Math.round((min + Math.random() * (max - min)) * 100) / 100;
 
-const OPEN = 0x5b; // [
-const COMMA = 0x2c; // ,
-const CLOSE = 0x5d; // ]
 const strict = new TextDecoder('utf-8', { fatal: true });
 const lenient = new TextDecoder();
 
@@ -35,19 +34,8 @@ function jsonBytes(payload: Uint8Array): Uint8Array {
   }
 }
 
-/** As the gateway: `[p1,p2,...]` as one buffer. */
+/** As the gateway, with its own code: `[p1,p2,...]` as one buffer. */
 export function batchBody(payloads: Uint8Array[]): Buffer {
-  const parts = payloads.map(jsonBytes);
-  let size = 2 + Math.max(parts.length - 1, 0);
-  for (const p of parts) size += p.length;
-  const body = Buffer.allocUnsafe(size);
-  let at = 0;
-  body[at++] = OPEN;
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) body[at++] = COMMA;
-    body.set(parts[i], at);
-    at += parts[i].length;
-  }
-  body[at] = CLOSE;
-  return body;
+  const body = joinJsonArray(payloads.map(jsonBytes));
+  return Buffer.from(body.buffer, body.byteOffset, body.length);
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { capabilities, capabilityFor } from '../capabilities/index.ts';
-import { readWitPackage, witDir, type World } from '../components/wit.ts';
+import { platform, readWitPackage, witDir, type World } from '../components/wit.ts';
 import { filterCovers, topicFilterProblem } from '../bus/topic.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
@@ -109,7 +109,8 @@ function resolveModules(file: string, config: HostConfig): ResolvedConfig {
     const dir = m.wit ? resolve(base, m.wit) : witDir;
     let world: World | undefined;
     try {
-      const pkg = readWitPackage(dir);
+      // The host's own package is read once; a module's own WIT folder is read for it.
+      const pkg = m.wit ? readWitPackage(dir) : platform();
       world = pkg.worlds.get(m.world);
       if (!world) problems.push(`${file}: ${key}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
     } catch (e) {

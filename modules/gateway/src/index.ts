@@ -7,15 +7,12 @@ import { send } from 'edgehost:platform/outbound-http@0.1.0';
 import { installConsole, readConfig, describeError, ConfigError } from '../../shared/guest.ts';
 import { decodeUtf8, encodeUtf8 } from '../../shared/utf8.ts';
 import moduleJson from '../module.json' with { type: 'json' };
+import { joinJsonArray } from './json-array.ts';
 
 installConsole();
 
 let url = '';
 let timeoutMs = 5000;
-
-const OPEN = 0x5b; // [
-const COMMA = 0x2c; // ,
-const CLOSE = 0x5d; // ]
 
 export const lifecycle = {
   init(): void {
@@ -69,23 +66,6 @@ function jsonBytes(payload: Uint8Array): Uint8Array {
   }
 }
 
-/** `[p1,p2,...]` as one byte array. */
-function batchBody(messages: Message[]): Uint8Array {
-  const parts = messages.map((m) => jsonBytes(m.payload));
-  let size = 1 + Math.max(parts.length - 1, 0) + 1;
-  for (const p of parts) size += p.length;
-  const body = new Uint8Array(size);
-  let at = 0;
-  body[at++] = OPEN;
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) body[at++] = COMMA;
-    body.set(parts[i], at);
-    at += parts[i].length;
-  }
-  body[at] = CLOSE;
-  return body;
-}
-
 export const messageHandler = {
   handle(messages: Message[]): void {
     if (messages.length === 0) return;
@@ -95,7 +75,7 @@ export const messageHandler = {
         method: 'post',
         url,
         headers: [['content-type', 'application/json']],
-        body: batchBody(messages),
+        body: joinJsonArray(messages.map((m) => jsonBytes(m.payload))),
         timeoutMs,
       }).status;
     } catch (e) {
