@@ -60,7 +60,7 @@ export class ModuleSupervisor {
     return instance.deliver(batch).catch((e: Error) => {
       this.#logger.warn(
         { messages: batch.length, reason: e.message },
-        `module ${this.module.name} did not handle a batch of ${batch.length} messages (${e.message}); it will be delivered again`,
+        `module ${this.module.name} did not handle a batch of ${batch.length} messages (${e.message}); it will be retried, or dead-lettered after delivery.maxAttempts`,
       );
       throw e;
     });
