@@ -18,7 +18,10 @@ if (isMainThread) {
   const nodeOptions = process.env.NODE_OPTIONS ?? '';
   class ProfiledWorker extends Original {
     constructor(filename: string | URL, options: import('node:worker_threads').WorkerOptions = {}) {
-      super(filename, options.env && typeof options.env === 'object' ? { ...options, env: { ...(options.env as object), NODE_OPTIONS: nodeOptions } } : options);
+      super(
+        filename,
+        options.env && typeof options.env === 'object' ? { ...options, env: { ...(options.env as object), NODE_OPTIONS: nodeOptions } } : options,
+      );
     }
     terminate(): Promise<number> {
       return new Promise((resolve) => setTimeout(() => resolve(super.terminate()), 1500));

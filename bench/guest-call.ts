@@ -16,7 +16,6 @@ import { root } from '../test/support/paths.ts';
 import { batchBody, device } from './plain.ts';
 import type { BenchResult } from './result.ts';
 
-
 type Exports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 const ok = { tag: 'ok', val: undefined };
@@ -25,7 +24,11 @@ async function instantiate(name: 'telemetry' | 'gateway', config: Record<string,
   const world = platform().worlds.get(name)!;
   // Imported here, in the worker: host.ts loads the bus, whose node:sqlite import warns on load.
   const { transpileOptions } = await import('../host/host.ts');
-  const transpiled = await transpileCached(join(root, 'build/modules', `${name}.wasm`), join(root, '.cache/transpile'), transpileOptions({ worldSpec: world } as ResolvedModule));
+  const transpiled = await transpileCached(
+    join(root, 'build/modules', `${name}.wasm`),
+    join(root, '.cache/transpile'),
+    transpileOptions({ worldSpec: world } as ResolvedModule),
+  );
   const values = new Map(Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   const logger = createLogger('silent');
   const wasi = createWasi({ env: [], logger, denied: (_c, target) => `denied: ${target}` });
@@ -82,10 +85,12 @@ export async function run(): Promise<BenchResult[]> {
 }
 
 if (!isMainThread && parentPort) {
-  measure().then(
-    (rows) => parentPort!.postMessage({ rows }),
-    (e: unknown) => parentPort!.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
-  ).finally(() => process.exit(0));
+  measure()
+    .then(
+      (rows) => parentPort!.postMessage({ rows }),
+      (e: unknown) => parentPort!.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    )
+    .finally(() => process.exit(0));
 }
 
 async function measure(): Promise<BenchResult[]> {
@@ -102,13 +107,27 @@ async function measure(): Promise<BenchResult[]> {
   const onTick1 = t1['edgehost:platform/timer-handler'].onTick;
   const plain1 = await perCall(() => sink(plainDevice.topic, plainDevice.reading(`,"timestamp":${Date.now()}`)));
   const guest1 = await perCall(() => onTick1(1));
-  rows.push({ name: 'telemetry tick producing 1 reading', value: guest1, unit: 'us/call', baseline: 'plain JS reading', baselineValue: plain1, ratio: guest1 / plain1 });
+  rows.push({
+    name: 'telemetry tick producing 1 reading',
+    value: guest1,
+    unit: 'us/call',
+    baseline: 'plain JS reading',
+    baselineValue: plain1,
+    ratio: guest1 / plain1,
+  });
 
   // 100 readings per tick: the per-reading cost, with one export call spread over 100.
   const t100 = await instantiate('telemetry', { devices: ['d1'], 'interval-ms': 1000, burst: 100 });
   const onTick100 = t100['edgehost:platform/timer-handler'].onTick;
   const guest100 = (await perCall(() => onTick100(1))) / 100;
-  rows.push({ name: 'telemetry per reading (tick of 100)', value: guest100, unit: 'us/msg', baseline: 'plain JS reading', baselineValue: plain1, ratio: guest100 / plain1 });
+  rows.push({
+    name: 'telemetry per reading (tick of 100)',
+    value: guest100,
+    unit: 'us/msg',
+    baseline: 'plain JS reading',
+    baselineValue: plain1,
+    ratio: guest100 / plain1,
+  });
 
   // The gateway's handler on a batch of 256 readings (send answers 200 at once, through JSPI).
   const gw = await instantiate('gateway', { url: 'http://127.0.0.1:9/ingest', filter: 'telemetry/#' });
@@ -118,6 +137,13 @@ async function measure(): Promise<BenchResult[]> {
   const batch = payloads.map((payload) => ({ topic: 'telemetry/d1', payload, publishedAt: BigInt(Date.now()) }));
   const gwGuest = (await perCall(() => gwHandle(batch))) / batch.length;
   const gwPlain = (await perCall(() => batchBody(payloads))) / payloads.length;
-  rows.push({ name: 'gateway handle, per message (batch of 256)', value: gwGuest, unit: 'us/msg', baseline: 'plain JS check + join', baselineValue: gwPlain, ratio: gwGuest / gwPlain });
+  rows.push({
+    name: 'gateway handle, per message (batch of 256)',
+    value: gwGuest,
+    unit: 'us/msg',
+    baseline: 'plain JS check + join',
+    baselineValue: gwPlain,
+    ratio: gwGuest / gwPlain,
+  });
   return rows;
 }

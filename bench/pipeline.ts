@@ -27,7 +27,7 @@
 // Each run: wait for the first batch at the sink, skip WARMUP_MS, count JSON array elements
 // arriving over WINDOW_MS, then stop. Items in the window are checked per device: seq must
 // rise; a repeat or a step back counts as duplicate/out of order, a jump as a gap (dropped).
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -212,7 +212,9 @@ function check(requests: SinkRequest[], arrivedAt: (r: SinkRequest) => number, s
 function procCpu(pid: number, workerNames: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
-  const tids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  const tids = readdirSync(`/proc/${pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b);
   let worker = 0;
   for (const tid of tids) {
     let stat: string, comm: string;
@@ -225,7 +227,13 @@ function procCpu(pid: number, workerNames: string[]): Record<string, number> {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ms = (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime
     const name =
-      comm === 'MainThread' ? 'main' : comm === 'WorkerThread' ? (workerNames[worker++] ?? `worker ${worker}`) : comm.startsWith('V8') ? '(v8 helpers)' : `(${comm})`;
+      comm === 'MainThread'
+        ? 'main'
+        : comm === 'WorkerThread'
+          ? (workerNames[worker++] ?? `worker ${worker}`)
+          : comm.startsWith('V8')
+            ? '(v8 helpers)'
+            : `(${comm})`;
     out[name] = (out[name] ?? 0) + ms;
   }
   return out;
@@ -271,7 +279,10 @@ export async function edgehost(durable = false): Promise<WindowStats> {
   const killOnExit = () => host.kill();
   process.on('exit', killOnExit);
   try {
-    const died = failWhen(host.exited, () => `the host exited during the bench\n--- stderr ---\n${host.stderr}\n--- log ---\n${host.lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    const died = failWhen(
+      host.exited,
+      () => `the host exited during the bench\n--- stderr ---\n${host.stderr}\n--- log ---\n${host.lines.map((l) => JSON.stringify(l)).join('\n')}`,
+    );
     const pid = host.child.pid!;
     return await sink.measure('the edgehost gateway', died, async () => procCpu(pid, ['telemetry', 'gateway']));
   } finally {
@@ -298,7 +309,10 @@ export async function baseline(): Promise<WindowStats> {
     capacity: CAPACITY,
   };
   // The bus module loads node:sqlite (durable queues), whose ExperimentalWarning would land in the table.
-  const worker = new Worker(new URL('./pipeline-baseline.ts', import.meta.url), { workerData: options, execArgv: [...process.execArgv, '--disable-warning=ExperimentalWarning'] });
+  const worker = new Worker(new URL('./pipeline-baseline.ts', import.meta.url), {
+    workerData: options,
+    execArgv: [...process.execArgv, '--disable-warning=ExperimentalWarning'],
+  });
   let error: Error | undefined;
   worker.on('error', (e) => (error = e));
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
@@ -309,7 +323,11 @@ export async function baseline(): Promise<WindowStats> {
         worker.once('message', (m: { t: string; cpuMs: number }) => resolve({ pipeline: m.cpuMs }));
         worker.postMessage({ t: 'cpu' });
       });
-    return await sink.measure('the baseline', failWhen(exited, () => `the baseline worker exited during the bench: ${error?.stack ?? 'no error'}`), cpuNow);
+    return await sink.measure(
+      'the baseline',
+      failWhen(exited, () => `the baseline worker exited during the bench: ${error?.stack ?? 'no error'}`),
+      cpuNow,
+    );
   } finally {
     worker.postMessage({ t: 'stop' });
     await Promise.race([exited, sleep(5000, true).then(() => worker.terminate())]);
@@ -361,7 +379,15 @@ export async function run(): Promise<BenchResult[]> {
   const rate = { e: median(es.map((s) => s.perSecond)), b: median(bs.map((s) => s.perSecond)) };
   const cpu = { e: median(es.map((s) => s.cpuPerMessageUs)), b: median(bs.map((s) => s.cpuPerMessageUs)) };
   console.log(`  msgs/s over the rounds: edgehost ${range(es.map((s) => s.perSecond))}, baseline ${range(bs.map((s) => s.perSecond))}`);
-  console.log(`  us CPU/msg over the rounds: edgehost ${range(es.map((s) => s.cpuPerMessageUs), 1)}, baseline ${range(bs.map((s) => s.cpuPerMessageUs), 1)}`);
+  console.log(
+    `  us CPU/msg over the rounds: edgehost ${range(
+      es.map((s) => s.cpuPerMessageUs),
+      1,
+    )}, baseline ${range(
+      bs.map((s) => s.cpuPerMessageUs),
+      1,
+    )}`,
+  );
   const sum = (xs: WindowStats[], f: (s: WindowStats) => number) => xs.reduce((a, s) => a + f(s), 0);
   const against = 'plain Node: same generator, host Bus, got keep-alive (worker thread)';
   return [
@@ -375,8 +401,26 @@ export async function run(): Promise<BenchResult[]> {
       ratio: median(ds.map((s) => s.perSecond)) / rate.e,
     },
     { name: 'CPU per message (pipeline JS threads)', value: cpu.e, unit: 'us/msg', baseline: 'same, baseline', baselineValue: cpu.b, ratio: cpu.e / cpu.b },
-    { name: 'latency p50 (reading timestamp->sink)', value: median(es.map((s) => s.latencyP50Ms)), unit: 'ms', baseline: 'same, baseline', baselineValue: median(bs.map((s) => s.latencyP50Ms)) },
-    { name: 'seq gaps, all windows (dropped: queue full)', value: sum(es, (s) => s.gaps), unit: 'msgs', baseline: 'same, baseline', baselineValue: sum(bs, (s) => s.gaps) },
-    { name: 'duplicates/reordered, all windows', value: sum(es, (s) => s.duplicatesOrReordered), unit: 'msgs', baseline: 'same, baseline', baselineValue: sum(bs, (s) => s.duplicatesOrReordered) },
+    {
+      name: 'latency p50 (reading timestamp->sink)',
+      value: median(es.map((s) => s.latencyP50Ms)),
+      unit: 'ms',
+      baseline: 'same, baseline',
+      baselineValue: median(bs.map((s) => s.latencyP50Ms)),
+    },
+    {
+      name: 'seq gaps, all windows (dropped: queue full)',
+      value: sum(es, (s) => s.gaps),
+      unit: 'msgs',
+      baseline: 'same, baseline',
+      baselineValue: sum(bs, (s) => s.gaps),
+    },
+    {
+      name: 'duplicates/reordered, all windows',
+      value: sum(es, (s) => s.duplicatesOrReordered),
+      unit: 'msgs',
+      baseline: 'same, baseline',
+      baselineValue: sum(bs, (s) => s.duplicatesOrReordered),
+    },
   ];
 }

@@ -21,7 +21,12 @@ const cpus = os.cpus();
 console.log('edgehost bench');
 console.log(`  node ${process.version} (${process.execPath})`);
 console.log(`  cpu: ${cpus[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores available (${cpus.length} listed)`);
-console.log(`  ${os.type()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `  ${os.type()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log('');
 
 const results: { module: string; rows: BenchResult[] }[] = [];
@@ -79,7 +84,11 @@ function printTable() {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const right = new Set([1, 3, 4]);
-  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   console.log('');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -9,17 +9,16 @@
 //   fan-out  one publisher, S subscribers on bench/fanout; deliveries = messages × subscribers
 //
 // Rates are measured from the first publish to the last delivery. Run: `node bench/server.ts`.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
-import type { BenchResult } from './result.ts';
+import mqtt from 'mqtt';
 import { freePort } from '../test/support/ports.ts';
-
+import type { BenchResult } from './result.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 
@@ -71,7 +70,6 @@ const children = new Set<ChildProcess>();
 const killChildren = () => {
   for (const c of children) c.kill('SIGKILL');
 };
-
 
 function track(child: ChildProcess): ChildProcess {
   children.add(child);
@@ -191,7 +189,14 @@ async function startMosquitto(dir: string): Promise<Broker> {
 // ---- load ----
 
 async function connect(port: number, clientId: string): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId, protocolVersion: 4, reconnectPeriod: 0, clean: true, keepalive: 60, connectTimeout: 10_000 });
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    clean: true,
+    keepalive: 60,
+    connectTimeout: 10_000,
+  });
 }
 
 /** Publishes `count` messages: QoS 0 as fast as the socket takes them, QoS 1 with a window of unacknowledged ones. */
@@ -245,7 +250,13 @@ async function measure(broker: Broker, scenario: Scenario, tag: string): Promise
     const started = performance.now();
     const publishing = Promise.all(publishers.map((p, i) => publishAll(p, kind === 'fan-in' ? `bench/${i}` : 'bench/fanout', messages, qos)));
     // A publisher failing (its connection cut) ends the scenario with what arrived.
-    const ended = await Promise.race([counter.done, publishing.then(() => counter.done, () => performance.now())]);
+    const ended = await Promise.race([
+      counter.done,
+      publishing.then(
+        () => counter.done,
+        () => performance.now(),
+      ),
+    ]);
     const received = counter.received();
     const ms = ended - started;
     return { rate: (received / ms) * 1000, expected, received, ms };
@@ -289,7 +300,14 @@ export async function run(): Promise<BenchResult[]> {
       const unit = s.kind === 'fan-in' ? 'msg/s' : 'deliveries/s';
       const ratio = a.rate / b.rate;
       const note = (m: Measurement) => (m.received < m.expected ? ` (${m.received}/${m.expected} in ${Math.round(m.ms)} ms)` : '');
-      results.push({ name: s.name, value: Math.round(a.rate), unit, baseline: `${mosquitto.name}, same clients and load`, baselineValue: Math.round(b.rate), ratio });
+      results.push({
+        name: s.name,
+        value: Math.round(a.rate),
+        unit,
+        baseline: `${mosquitto.name}, same clients and load`,
+        baselineValue: Math.round(b.rate),
+        ratio,
+      });
       const secs = (m: Measurement) => `${(m.ms / 1000).toFixed(2)} s`;
       rows.push([s.name, `${Math.round(a.rate)} ${unit}${note(a)}`, secs(a), `${Math.round(b.rate)} ${unit}${note(b)}`, secs(b), ratio.toFixed(2)]);
     }

@@ -16,7 +16,7 @@ export const errorCodes = {
   EH_DEAD_LETTER: 'a message failed delivery too often (or too long) and was moved to the dead-letter topic',
   EH_MODULE_DEADLINE: "a call into a module ran past its deadline; the module's isolate was terminated",
   EH_MODULE_FAILED: 'a module crashed too often and is no longer restarted',
-  EH_DENIED: "a module called a host function outside its grants",
+  EH_DENIED: 'a module called a host function outside its grants',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

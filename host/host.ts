@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
-import { Bus, DurableStore, type BusMessage } from './bus/bus.ts';
+import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
 import { capabilityFor } from './capabilities/index.ts';
-import { transpileCached, type TranspileOptions } from './components/transpile-cache.ts';
+import { type TranspileOptions, transpileCached } from './components/transpile-cache.ts';
 import { platform } from './components/wit.ts';
 import { checkWorld, describeMismatch } from './components/world-check.ts';
 import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
@@ -31,7 +31,10 @@ export class Host {
         if (!warn) {
           const capacity = this.supervisors.get(subscriber)?.module.delivery.capacity;
           warn = throttledLog(1000, (suppressed) =>
-            logger.warn({ module: subscriber, capacity, droppedSinceLastWarning: suppressed }, `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`),
+            logger.warn(
+              { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
+              `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`,
+            ),
           );
           overflowWarnings.set(subscriber, warn);
         }
@@ -82,7 +85,10 @@ export class Host {
     );
     const mismatch = checkWorld(module.worldSpec, transpiled.imports, transpiled.exports);
     if (mismatch) {
-      throw new HostError('EH_WORLD_MISMATCH', `modules.${module.name}: ${describeMismatch(module.componentPath, module.worldSpec, mismatch, transpiled.imports, transpiled.exports)}`);
+      throw new HostError(
+        'EH_WORLD_MISMATCH',
+        `modules.${module.name}: ${describeMismatch(module.componentPath, module.worldSpec, mismatch, transpiled.imports, transpiled.exports)}`,
+      );
     }
     return transpiled.jsPath;
   }
@@ -99,8 +105,6 @@ export function transpileOptions(module: ResolvedModule): TranspileOptions {
     for (const fn of capabilityFor(iface)?.asyncFunctions ?? []) asyncImports.push(`${iface}@${version}#${fn}`);
   }
   if (asyncImports.length === 0) return { asyncImports, asyncExports: [] };
-  const asyncExports = module.worldSpec.exports.flatMap((iface) =>
-    (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`),
-  );
+  const asyncExports = module.worldSpec.exports.flatMap((iface) => (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`));
   return { asyncImports, asyncExports };
 }

@@ -1,7 +1,7 @@
 import type { Bus, BusMessage, Subscriber } from './bus/bus.ts';
 import type { ResolvedModule } from './config/load.ts';
 import type { Logger } from './logger.ts';
-import { ModuleInstance, type InstanceExit } from './sandbox/module-instance.ts';
+import { type InstanceExit, ModuleInstance } from './sandbox/module-instance.ts';
 
 export type ModuleState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 

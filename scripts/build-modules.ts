@@ -22,14 +22,12 @@
 //                        `any-module` world (used by modules/tsconfig.json) and, with
 //                        --test-guests, every test world.
 
-import { build as esbuild } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { build as esbuild } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -171,14 +169,15 @@ interface World {
 function readWitPackage(dir: string): { id: string; worlds: Map<string, World> } {
   let id = '';
   const worlds = new Map<string, World>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.wit')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.wit'))
+    .sort()) {
     const text = readFileSync(join(dir, f), 'utf8').replace(/\/\/.*$/gm, '');
     const pkg = /^\s*package\s+([^;\s]+)\s*;/m.exec(text);
     if (pkg) id = pkg[1];
     for (const m of text.matchAll(/\bworld\s+([\w-]+)\s*\{([^}]*)\}/g)) {
       const body = m[2];
-      const items = (kind: string) =>
-        [...body.matchAll(new RegExp(`^\\s*${kind}\\s+([^;:\\s]+)\\s*;`, 'gm'))].map((x) => x[1]);
+      const items = (kind: string) => [...body.matchAll(new RegExp(`^\\s*${kind}\\s+([^;:\\s]+)\\s*;`, 'gm'))].map((x) => x[1]);
       worlds.set(m[1], { imports: items('import'), exports: items('export') });
     }
   }
@@ -411,11 +410,7 @@ function adjustGuestTypes(text: string): string {
     .replace(/\bbigint\b/g, 'number')
     .replace(/ \| undefined\b/g, ' | null | undefined')
     .replace(/^(\s*[\w$]+)\?: (.+),$/gm, '$1?: $2 | null,');
-  return (
-    '// Adjusted by scripts/build-modules.ts for componentize-qjs guests: u64/s64 are numbers,\n' +
-    '// an option that is none is null.\n' +
-    adjusted
-  );
+  return '// Adjusted by scripts/build-modules.ts for componentize-qjs guests: u64/s64 are numbers,\n' + '// an option that is none is null.\n' + adjusted;
 }
 
 /** `jco guest-types` for one world into build/guest-types/<world>/, unless up to date. */

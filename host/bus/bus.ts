@@ -1,11 +1,11 @@
 import type { DurableStore } from './durable-store.ts';
-import { Subscriber, type BusMessage, type DeliverFn, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
-import { TopicIndex } from './topic-index.ts';
+import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
 import { topicNameProblem } from './topic.ts';
+import { TopicIndex } from './topic-index.ts';
 
-export { Subscriber };
 export { DurableStore } from './durable-store.ts';
 export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';
+export { Subscriber };
 
 export interface BusOptions {
   /** Clock for publishedAt and linger, in ms since the epoch. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { Logger } from '../logger.ts';
 import type { ModuleLimits } from '../config/schema.ts';
+import type { Logger } from '../logger.ts';
 import type { MainToWorker, WorkerToMain } from '../sandbox/protocol.ts';
 
 /**

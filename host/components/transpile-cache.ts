@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { HostError } from '../errors.ts';
 
 // jco's package.json is not in its exports map: read it from the resolved entry's folder.
-const jcoVersion: string = JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.resolve('@bytecodealliance/jco')), 'utf8'),
-).version;
+const jcoVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@bytecodealliance/jco')), 'utf8')).version;
 
 export interface TranspileOptions {
   /** Imports that suspend the guest (JSPI), "iface@version#func". */
@@ -45,7 +42,10 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
   }
   const result = await runTranspileWorker(bytes, options);
   if (!result.ok) {
-    throw new HostError('EH_COMPONENT_INVALID', `${componentPath} is not a component jco can transpile: ${result.error}. Build it with "jco componentize" (see README, "Writing a module").`);
+    throw new HostError(
+      'EH_COMPONENT_INVALID',
+      `${componentPath} is not a component jco can transpile: ${result.error}. Build it with "jco componentize" (see README, "Writing a module").`,
+    );
   }
   // Write beside the final place and rename: a crash or a concurrent start never leaves a half-written entry.
   const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;

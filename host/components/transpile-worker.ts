@@ -1,7 +1,8 @@
 // Transpiling a component takes hundreds of milliseconds of CPU: it runs here,
 // in a throwaway worker, so the host's event loop keeps serving other modules.
-import { transpile } from '@bytecodealliance/jco';
+
 import { parentPort, workerData } from 'node:worker_threads';
+import { transpile } from '@bytecodealliance/jco';
 
 const { bytes, asyncImports, asyncExports } = workerData as { bytes: Uint8Array; asyncImports: string[]; asyncExports: string[] };
 try {

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // The worlds are read from wit/ itself, so the WIT files stay the one source of
@@ -25,7 +25,9 @@ export interface World {
 }
 
 export function readWitPackage(dir: string = witDir): WitPackage {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.wit')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.wit'))
+    .sort();
   const source = files.map((f) => stripComments(readFileSync(join(dir, f), 'utf8'))).join('\n');
   const pkg = /package\s+([a-z0-9-]+:[a-z0-9-]+)@([0-9.]+)\s*;/.exec(source);
   if (!pkg) throw new Error(`no "package" declaration in ${dir}`);

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { capabilities, capabilityFor } from '../capabilities/index.ts';
-import { platform, readWitPackage, witDir, type World } from '../components/wit.ts';
 import { filterCovers, topicFilterProblem } from '../bus/topic.ts';
+import { capabilities, capabilityFor } from '../capabilities/index.ts';
+import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
-import { hostConfig, type HostConfig, type ModuleConfig } from './schema.ts';
+import { type HostConfig, hostConfig, type ModuleConfig } from './schema.ts';
 
 export interface ResolvedModule extends ModuleConfig {
   name: string;
@@ -31,7 +31,10 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new HostError('EH_CONFIG_FILE', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Pass an existing file with --config.`);
+    throw new HostError(
+      'EH_CONFIG_FILE',
+      `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Pass an existing file with --config.`,
+    );
   }
   let raw: Raw;
   try {
@@ -65,7 +68,13 @@ function applyOverrides(raw: Raw, cli: CliOptions, file: string): Map<string, st
   if (cli.dataDir !== undefined) set(raw, ['dataDir'], cli.dataDir, 'dataDir', '--data-dir');
   if (cli.gatewayAllowedHosts) {
     const flag = '--gateway-allowed-host';
-    set(moduleNamed('gateway', flag), ['grants', 'outboundHttp', 'allowedHosts'], cli.gatewayAllowedHosts, 'modules.gateway.grants.outboundHttp.allowedHosts', flag);
+    set(
+      moduleNamed('gateway', flag),
+      ['grants', 'outboundHttp', 'allowedHosts'],
+      cli.gatewayAllowedHosts,
+      'modules.gateway.grants.outboundHttp.allowedHosts',
+      flag,
+    );
   }
   if (cli.gatewayUrl !== undefined) {
     set(moduleNamed('gateway', '--gateway-url'), ['config', 'url'], cli.gatewayUrl, 'modules.gateway.config.url', '--gateway-url');
@@ -118,7 +127,10 @@ function resolveModules(file: string, config: HostConfig): ResolvedConfig {
     }
     const componentPath = resolve(base, m.component);
     if (!existsSync(componentPath)) {
-      throw new HostError('EH_COMPONENT_NOT_FOUND', `${file}: ${key}.component: ${componentPath} does not exist. Run "npm run build" to build the reference modules, or fix the path (it is relative to the config file).`);
+      throw new HostError(
+        'EH_COMPONENT_NOT_FOUND',
+        `${file}: ${key}.component: ${componentPath} does not exist. Run "npm run build" to build the reference modules, or fix the path (it is relative to the config file).`,
+      );
     }
     if (!world) continue;
     const capabilityInterfaces = world.imports.filter((i) => capabilityFor(i));

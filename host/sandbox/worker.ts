@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { capabilityFor } from '../capabilities/index.ts';
 import type { ModuleContext } from '../capabilities/capability.ts';
+import { capabilityFor } from '../capabilities/index.ts';
 import { throttledLog } from '../log-throttle.ts';
 import { createLogger, type LogLevel } from '../logger.ts';
 import { CallClock } from './call-clock.ts';
@@ -124,7 +124,11 @@ function callGuest(iface: string, fn: string, args: unknown[]): Promise<unknown>
       for (const hook of afterCallHooks) hook();
       const used = memoryBytes();
       if (used > maxMemoryBytes) {
-        fatal(new MemoryLimitExceeded(`linear memory is ${Math.round(used / 1048576)} MiB, over the module's limit of ${init.limits.maxMemoryMb} MiB (limits.maxMemoryMb)`));
+        fatal(
+          new MemoryLimitExceeded(
+            `linear memory is ${Math.round(used / 1048576)} MiB, over the module's limit of ${init.limits.maxMemoryMb} MiB (limits.maxMemoryMb)`,
+          ),
+        );
       }
     }
   };

@@ -53,8 +53,7 @@ export interface ConfigReader {
 /** `rule` for `json`: a non-empty list of non-empty strings. */
 export const nonEmptyStringList: JsonRule<string[]> = {
   expected: 'a non-empty list of non-empty strings',
-  test: (v: unknown): v is string[] =>
-    Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && s.length > 0),
+  test: (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && s.length > 0),
 };
 
 // Decimal number text: what a config file (or a `--config key=value` override) would hold.
@@ -106,7 +105,7 @@ export function parseNumber(key: string, raw: unknown, rule: NumberRule = {}, so
 /** A reader over `lookup` (the module's config) that falls back to `defaults`. */
 export function createConfigReader(get: ConfigLookup, defaults: ConfigDefaults = {}): ConfigReader {
   const lookup = (key: string): string | undefined => get(key) ?? undefined;
-  const has = (key: string) => Object.prototype.hasOwnProperty.call(defaults, key);
+  const has = (key: string) => Object.hasOwn(defaults, key);
 
   function string(key: string): string {
     const v = lookup(key);

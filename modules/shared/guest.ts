@@ -2,11 +2,11 @@
 // typed config reading, and readable text for errors thrown by WIT imports.
 // The config parsing itself lives in config-values.ts (pure, tested in Node).
 
-import { log, type Level } from 'edgehost:platform/logging@0.1.0';
 import { get } from 'edgehost:platform/config@0.1.0';
-import { createConfigReader, type ConfigDefaults, type ConfigReader } from './config-values.ts';
+import { type Level, log } from 'edgehost:platform/logging@0.1.0';
+import { type ConfigDefaults, type ConfigReader, createConfigReader } from './config-values.ts';
 
-export { ConfigError, nonEmptyStringList, type ConfigReader, type JsonRule, type NumberRule } from './config-values.ts';
+export { ConfigError, type ConfigReader, type JsonRule, type NumberRule, nonEmptyStringList } from './config-values.ts';
 
 /** The subset of `console` that `installConsole` provides. */
 export interface GuestConsole {
@@ -42,7 +42,10 @@ export function formatArgs(args: unknown[]): string {
 
 /** Define `globalThis.console` (log/info/debug/warn/error) writing through `edgehost:platform/logging`. */
 export function installConsole(): GuestConsole {
-  const at = (level: Level) => (...args: unknown[]) => log(level, formatArgs(args));
+  const at =
+    (level: Level) =>
+    (...args: unknown[]) =>
+      log(level, formatArgs(args));
   const c: GuestConsole = { log: at('info'), info: at('info'), debug: at('debug'), warn: at('warn'), error: at('error') };
   globalThis.console = c;
   return c;

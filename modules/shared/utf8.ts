@@ -60,10 +60,22 @@ function decode(bytes: Uint8Array, start: number, end: number, strict: boolean):
     let cp = -1;
     let need = 0;
     let min = 0;
-    if (b < 0x80) { cp = b; need = 0; }
-    else if (b >= 0xc2 && b <= 0xdf) { cp = b & 0x1f; need = 1; min = 0x80; }
-    else if (b >= 0xe0 && b <= 0xef) { cp = b & 0x0f; need = 2; min = 0x800; }
-    else if (b >= 0xf0 && b <= 0xf4) { cp = b & 0x07; need = 3; min = 0x10000; }
+    if (b < 0x80) {
+      cp = b;
+      need = 0;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      cp = b & 0x1f;
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      cp = b & 0x0f;
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      cp = b & 0x07;
+      need = 3;
+      min = 0x10000;
+    }
     let ok = cp >= 0;
     if (ok && need > 0) {
       for (let k = 1; ok && k <= need; k++) {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
-import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
 import { gateway, server } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
@@ -31,7 +31,13 @@ test('after SIGKILL and a restart on the same data dir, all 5,000 messages publi
   let client: mqtt.MqttClient | undefined;
   try {
     await host.ready(['server', 'gateway']);
-    client = await mqtt.connectAsync(`mqtt://${address}`, { clientId: 'crash-test', clean: false, protocolVersion: 4, reconnectPeriod: 100, connectTimeout: 2000 });
+    client = await mqtt.connectAsync(`mqtt://${address}`, {
+      clientId: 'crash-test',
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 100,
+      connectTimeout: 2000,
+    });
     client.on('error', () => {});
     const c = client;
     const killAt = 500 + Math.floor(Math.random() * 4000);
@@ -68,7 +74,9 @@ test('after SIGKILL and a restart on the same data dir, all 5,000 messages publi
     await sink.waitFor(() => new Set(sink.items<{ i: number }>().map((x) => x.i)).size === TOTAL, 60_000, 'all messages at the sink');
     const received = sink.items<{ i: number }>().map((x) => x.i);
     const distinct = new Set(received);
-    t.diagnostic(`sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.size} acknowledged before the kill`);
+    t.diagnostic(
+      `sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.size} acknowledged before the kill`,
+    );
     assert.equal(distinct.size, TOTAL);
     for (const i of ackedBeforeKill) assert.ok(distinct.has(i), `message ${i} was acknowledged before the kill but never reached the sink`);
     assert.ok(killed, 'the host was killed during the run');

@@ -4,8 +4,8 @@
 // every other module (and every other message) flowing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
 import { driver, gateway, telemetry, testGuest } from '../support/modules.ts';
 
 const modes = ['trap', 'spin', 'hog'] as const;
@@ -20,7 +20,10 @@ test('poisoned messages reach the dead-letter topic after maxAttempts while the 
     telemetry: telemetry(),
     uplink: gateway(uplink.url),
     results: gateway(ok.url, 'poison/ok/#'),
-    driver: driver(['poison/in'], Array.from({ length: N }, (_, i) => ({ topic: 'poison/in', payload: JSON.stringify({ n: i + 1 }), 'at-ms': 300 + i * 20 }))),
+    driver: driver(
+      ['poison/in'],
+      Array.from({ length: N }, (_, i) => ({ topic: 'poison/in', payload: JSON.stringify({ n: i + 1 }), 'at-ms': 300 + i * 20 })),
+    ),
   };
   for (const mode of modes) {
     modules[`poison-${mode}`] = testGuest('poison', 'telemetry', {
@@ -38,21 +41,46 @@ test('poisoned messages reach the dead-letter topic after maxAttempts while the 
     for (const mode of modes) {
       await dead[mode].waitFor(() => dead[mode].items().length >= 3, 60_000, `3 dead letters from ${mode}`);
     }
-    const handledBy = (m: string) => new Set(ok.items<{ module: string; n: number }>().filter((x) => x.module === m).map((x) => x.n));
-    await ok.waitFor(() => modes.every((m) => handledBy(m).size === 6), 30_000, 'the healthy messages').catch((e) => {
-      const spinLog = host.lines.filter((l) => (l.module === 'poison-spin' || l.module === 'results') && l.level >= 40 && l.stream === undefined).map((l) => `${l.code ?? ''} ${l.msg}`.slice(0, 160));
-      throw new Error(`${e.message}: ${modes.map((m) => `${m}: ${[...handledBy(m)]}`).join('; ')}\nDEAD spin: ${JSON.stringify(dead.spin.items())}\n${spinLog.join('\n')}`);
-    });
+    const handledBy = (m: string) =>
+      new Set(
+        ok
+          .items<{ module: string; n: number }>()
+          .filter((x) => x.module === m)
+          .map((x) => x.n),
+      );
+    await ok
+      .waitFor(() => modes.every((m) => handledBy(m).size === 6), 30_000, 'the healthy messages')
+      .catch((e) => {
+        const spinLog = host.lines
+          .filter((l) => (l.module === 'poison-spin' || l.module === 'results') && l.level >= 40 && l.stream === undefined)
+          .map((l) => `${l.code ?? ''} ${l.msg}`.slice(0, 160));
+        throw new Error(
+          `${e.message}: ${modes.map((m) => `${m}: ${[...handledBy(m)]}`).join('; ')}\nDEAD spin: ${JSON.stringify(dead.spin.items())}\n${spinLog.join('\n')}`,
+        );
+      });
     for (const mode of modes) {
       const letters = dead[mode].items<{ n: number }>().map((x) => x.n);
       assert.deepEqual(letters, [3, 6, 9], `${mode}: dead letters`);
-      const handled = new Set(ok.items<{ module: string; n: number }>().filter((x) => x.module === mode).map((x) => x.n));
-      assert.deepEqual([...handled].sort((a, b) => a - b), [1, 2, 4, 5, 7, 8], `${mode}: handled messages`);
+      const handled = new Set(
+        ok
+          .items<{ module: string; n: number }>()
+          .filter((x) => x.module === mode)
+          .map((x) => x.n),
+      );
+      assert.deepEqual(
+        [...handled].sort((a, b) => a - b),
+        [1, 2, 4, 5, 7, 8],
+        `${mode}: handled messages`,
+      );
       const logged = host.lines.filter((l) => l.code === 'EH_DEAD_LETTER' && l.module === `poison-${mode}`);
       assert.equal(logged.length, 3, `${mode}: dead-letter log lines`);
-      assert.deepEqual(logged.map((l) => l.attempts), [maxAttempts, maxAttempts, maxAttempts]);
+      assert.deepEqual(
+        logged.map((l) => l.attempts),
+        [maxAttempts, maxAttempts, maxAttempts],
+      );
     }
-    const stopCodes = (mode: string) => new Set(host.lines.filter((l) => l.module === `poison-${mode}` && /^module .* stopped: /.test(l.msg)).map((l) => l.code));
+    const stopCodes = (mode: string) =>
+      new Set(host.lines.filter((l) => l.module === `poison-${mode}` && /^module .* stopped: /.test(l.msg)).map((l) => l.code));
     assert.deepEqual(stopCodes('trap'), new Set(['EH_MODULE_TRAP']));
     assert.deepEqual(stopCodes('spin'), new Set(['EH_MODULE_DEADLINE']));
     assert.deepEqual(stopCodes('hog'), new Set(['EH_MODULE_MEMORY']));

@@ -2,8 +2,8 @@
 // `limited`; the host says so with the module and the limit, a few lines, not one per refusal.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
 
 test('the publish rate limit refuses the excess, and its warning names the module and the limit without flooding the log', async () => {

@@ -1,7 +1,7 @@
 // The host as a user starts it: `node host/main.ts` with flags, in a child process.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { moduleWasm } from '../support/paths.ts';
@@ -26,7 +26,12 @@ test('starts the three modules from config/, listens on the granted address, sto
       socket.destroy();
       const loads = host.lines.filter((l) => typeof l.cache === 'string');
       assert.deepEqual(loads.map((l) => l.module).sort(), ['gateway', 'server', 'telemetry']);
-      if (run === 'second') assert.deepEqual(loads.map((l) => l.cache), ['hit', 'hit', 'hit'], 'second start transpiled again');
+      if (run === 'second')
+        assert.deepEqual(
+          loads.map((l) => l.cache),
+          ['hit', 'hit', 'hit'],
+          'second start transpiled again',
+        );
       const { code, ms } = await host.stop('SIGINT');
       assert.equal(code, 0, host.stderr);
       assert.ok(ms < 2000, `SIGINT took ${ms} ms`);
@@ -61,7 +66,10 @@ test('a bad socket address exits 1 naming the key and the flag', async () => {
   const config = writeConfig({ modules: { server: { component: moduleWasm('server'), world: 'server' } } });
   const { code, stderr } = await runToExit(['--config', config, '--server-socket-address', '127.0.0.1:99999']);
   assert.equal(code, 1);
-  assert.match(stderr, /EH_CONFIG_INVALID: .*modules\.server\.grants\.socket\.listen\[0\]: "127\.0\.0\.1:99999": port must be 1-65535 \(from --server-socket-address\)/s);
+  assert.match(
+    stderr,
+    /EH_CONFIG_INVALID: .*modules\.server\.grants\.socket\.listen\[0\]: "127\.0\.0\.1:99999": port must be 1-65535 \(from --server-socket-address\)/s,
+  );
 });
 
 test('a missing component file exits 1 naming the path', async () => {
@@ -75,7 +83,10 @@ test('a component built for another world exits 1 naming the imports and exports
   const config = writeConfig({ modules: { telemetry: { component: moduleWasm('server'), world: 'telemetry' } } });
   const { code, stderr } = await runToExit(['--config', config]);
   assert.equal(code, 1);
-  assert.match(stderr, /EH_WORLD_MISMATCH: modules\.telemetry: component .*server\.wasm does not target world "telemetry": it imports edgehost:platform\/socket, which world "telemetry" does not provide; it exports edgehost:platform\/socket-handler, which world "telemetry" does not have\. It targets world "server"/);
+  assert.match(
+    stderr,
+    /EH_WORLD_MISMATCH: modules\.telemetry: component .*server\.wasm does not target world "telemetry": it imports edgehost:platform\/socket, which world "telemetry" does not provide; it exports edgehost:platform\/socket-handler, which world "telemetry" does not have\. It targets world "server"/,
+  );
 });
 
 test('a file that is not a component exits 1 with EH_COMPONENT_INVALID', async () => {

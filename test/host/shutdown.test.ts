@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
 import { gateway, server, telemetry } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
@@ -34,7 +34,11 @@ test('SIGTERM exits 0, closes the listener and keeps queued messages for the nex
     await sink.waitFor(() => sink.items().length >= 5, 20_000, 'first readings');
     await sink.down();
     // Readings queue for the gateway while the sink is down.
-    await host.waitForLog((l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && host.lines.filter((x) => /did not handle a batch/.test(x.msg)).length >= 3, 10_000, 'three failed posts');
+    await host.waitForLog(
+      (l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && host.lines.filter((x) => /did not handle a batch/.test(x.msg)).length >= 3,
+      10_000,
+      'three failed posts',
+    );
     const client = connect(port, '127.0.0.1');
     await once(client, 'connect');
     client.resume(); // read, so the server's close is seen
@@ -64,9 +68,13 @@ test('SIGTERM exits 0, closes the listener and keeps queued messages for the nex
     };
     // The second instance's first reading arrives after everything the first one queued.
     const secondRunStarted = () => sink.items<Reading>().filter((r) => r.seq === 1).length >= 2;
-    await sink.waitFor(secondRunStarted, 20_000, 'the second instance\'s readings after the queued ones');
+    await sink.waitFor(secondRunStarted, 20_000, "the second instance's readings after the queued ones");
     const seqs = firstRun();
-    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'first run: out of order, duplicated or missing');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'first run: out of order, duplicated or missing',
+    );
     assert.ok(seqs.length > lastBefore, `nothing queued during the outage was delivered after the restart (${seqs.length} <= ${lastBefore})`);
   } finally {
     host.kill();

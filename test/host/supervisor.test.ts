@@ -3,8 +3,8 @@
 // components and a real HTTP sink downstream of the healthy pipeline.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
 import { driver, gateway, telemetry, testGuest } from '../support/modules.ts';
 
 async function withHost(modules: Record<string, unknown>, body: (host: HostProcess, sink: HttpSink) => Promise<void>) {
@@ -25,19 +25,22 @@ async function keepsFlowing(sink: HttpSink, n = 6) {
 }
 
 test('a module that traps is logged and restarted with backoff while another module keeps processing', async () => {
-  await withHost({ trap: testGuest('trap', 'telemetry', { grants: { pubsub: { publish: ['trap/#'] } }, config: { 'trap-after-ms': 200 } }) }, async (host, sink) => {
-    await host.ready(['trap', 'telemetry', 'uplink']);
-    for (let restarts = 1; restarts <= 2; restarts++) {
-      await host.waitForLog((l) => l.module === 'trap' && l.msg === 'module trap ready' && l.restarts === restarts, 20_000, `trap restart ${restarts}`);
-      await keepsFlowing(sink, 2);
-    }
-    const traps = host.lines.filter((l) => l.module === 'trap' && l.code === 'EH_MODULE_TRAP');
-    assert.ok(traps.length >= 2, `expected at least 2 traps, saw ${traps.length}`);
-    assert.match(traps[0].msg, /^module trap stopped: /);
-    const delays = host.lines.filter((l) => l.module === 'trap' && typeof l.delayMs === 'number').map((l) => l.delayMs);
-    assert.deepEqual(delays.slice(0, 2), [200, 400], 'backoff doubles');
-    assert.equal(host.child.exitCode, null);
-  });
+  await withHost(
+    { trap: testGuest('trap', 'telemetry', { grants: { pubsub: { publish: ['trap/#'] } }, config: { 'trap-after-ms': 200 } }) },
+    async (host, sink) => {
+      await host.ready(['trap', 'telemetry', 'uplink']);
+      for (let restarts = 1; restarts <= 2; restarts++) {
+        await host.waitForLog((l) => l.module === 'trap' && l.msg === 'module trap ready' && l.restarts === restarts, 20_000, `trap restart ${restarts}`);
+        await keepsFlowing(sink, 2);
+      }
+      const traps = host.lines.filter((l) => l.module === 'trap' && l.code === 'EH_MODULE_TRAP');
+      assert.ok(traps.length >= 2, `expected at least 2 traps, saw ${traps.length}`);
+      assert.match(traps[0].msg, /^module trap stopped: /);
+      const delays = host.lines.filter((l) => l.module === 'trap' && typeof l.delayMs === 'number').map((l) => l.delayMs);
+      assert.deepEqual(delays.slice(0, 2), [200, 400], 'backoff doubles');
+      assert.equal(host.child.exitCode, null);
+    },
+  );
 });
 
 test('a call stuck in an infinite loop is stopped within its deadline and the module restarts, while another keeps processing', async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, tempDir, testCacheDir } from './paths.ts';
@@ -64,8 +64,21 @@ export class HostProcess {
     const seen = this.lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n--- stderr ---\n${this.stderr}`)), timeoutMs);
-      const onExit = () => reject(new Error(`host exited while waiting for ${what}\n--- stderr ---\n${this.stderr}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`));
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n--- stderr ---\n${this.stderr}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      const onExit = () =>
+        reject(
+          new Error(
+            `host exited while waiting for ${what}\n--- stderr ---\n${this.stderr}\n--- stdout ---\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`,
+          ),
+        );
       this.child.once('exit', onExit);
       this.#waiters.push({
         match,

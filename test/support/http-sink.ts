@@ -70,7 +70,10 @@ export class HttpSink {
   waitFor(check: () => boolean, timeoutMs = 20_000, what = 'sink condition'): Promise<void> {
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.requests.length} requests so far)`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.requests.length} requests so far)`)),
+        timeoutMs,
+      );
       this.#waiters.push({ check, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }

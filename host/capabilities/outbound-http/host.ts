@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
-import { err, ok, type ModuleContext } from '../capability.ts';
+import { err, type ModuleContext, ok } from '../capability.ts';
 import { allowEntryFor, isAllowed, parseAllowedHosts } from './allowed-hosts.ts';
 import type { OutboundHttpGrant } from './index.ts';
 
@@ -146,7 +146,11 @@ export function create(ctx: ModuleContext, grant: OutboundHttpGrant) {
       if (timeoutMs < 1) return invalid('timeout-ms must be at least 1');
       // Checked before anything touches the network, DNS included.
       if (!isAllowed(allowed, url)) return deny(url);
-      if (!ctx.allow('http')) return err<HttpError>({ tag: 'limited', val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)` });
+      if (!ctx.allow('http'))
+        return err<HttpError>({
+          tag: 'limited',
+          val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)`,
+        });
       return ctx.waitFor(follow(url, req, headers, timeoutMs));
     },
   };
@@ -184,7 +188,15 @@ function toGotHeaders(list: Headers): Record<string, string | string[]> {
 }
 
 /** One request/response, without following redirects; the body is counted as it arrives. */
-function exchange(client: Got, url: URL, method: string, headers: Headers, body: Uint8Array | undefined, timeoutMs: number, maxBytes: number): Promise<Attempt> {
+function exchange(
+  client: Got,
+  url: URL,
+  method: string,
+  headers: Headers,
+  body: Uint8Array | undefined,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<Attempt> {
   return new Promise((resolve) => {
     const stream = client.stream(url.href, {
       method: method as 'GET',

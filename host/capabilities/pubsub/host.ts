@@ -1,7 +1,7 @@
 import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../bus/topic.ts';
+import type { WireMessage } from '../../sandbox/protocol.ts';
 import { hostError, type ModuleContext } from '../capability.ts';
 import type { PubsubGrant } from './index.ts';
-import type { WireMessage } from '../../sandbox/protocol.ts';
 
 const HANDLER = 'edgehost:platform/message-handler';
 

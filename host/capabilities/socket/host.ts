@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { hostError, ok, type ModuleContext } from '../capability.ts';
+import { hostError, type ModuleContext, ok } from '../capability.ts';
 import { parseListenAddress } from './address.ts';
 import type { SocketGrant } from './index.ts';
 
@@ -26,10 +26,7 @@ export interface ConnectionInfo {
   remoteAddress: string;
   transport: Transport;
 }
-export type SocketEvent =
-  | { tag: 'opened'; val: ConnectionInfo }
-  | { tag: 'data'; val: [number, Uint8Array] }
-  | { tag: 'closed'; val: number };
+export type SocketEvent = { tag: 'opened'; val: ConnectionInfo } | { tag: 'data'; val: [number, Uint8Array] } | { tag: 'closed'; val: number };
 
 interface Listener {
   /** As the guest gave it: connections report it as their local address. */
@@ -223,7 +220,9 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
       res.end(`this address accepts WebSocket connections with subprotocol "${subprotocol}" only\n`);
     });
     front.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
       // Without this check ws would accept the upgrade and just not name a subprotocol.
       if (!offered.includes(subprotocol)) {
         const body = `WebSocket subprotocol "${subprotocol}" is required\n`;

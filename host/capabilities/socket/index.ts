@@ -17,7 +17,11 @@ export const socketGrant = z
     /** Connections accepted at once over all listeners; more are refused at accept. */
     maxConnections: z.number().int().positive().default(1000),
     /** Unsent bytes per connection before the host closes it (a peer that does not read). */
-    maxBufferedBytes: z.number().int().positive().default(1024 * 1024),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
   })
   .strict();
 export type SocketGrant = z.infer<typeof socketGrant>;

@@ -15,7 +15,10 @@ export function create(ctx: ModuleContext) {
     if (once) timers.delete(id);
     if (pending.has(id)) return;
     pending.add(id);
-    ctx.callGuest(HANDLER, 'onTick', [id]).finally(() => pending.delete(id)).catch(() => {});
+    ctx
+      .callGuest(HANDLER, 'onTick', [id])
+      .finally(() => pending.delete(id))
+      .catch(() => {});
   };
 
   const add = (ms: number, once: boolean): number => {

@@ -141,14 +141,27 @@ export function createDeniedWasi(denied: Denied) {
     RequestOptions,
     httpErrorCode: () => undefined,
   };
-  for (const name of ['IncomingRequest', 'OutgoingResponse', 'OutgoingBody', 'IncomingResponse', 'IncomingBody', 'FutureIncomingResponse', 'FutureTrailers', 'ResponseOutparam']) {
+  for (const name of [
+    'IncomingRequest',
+    'OutgoingResponse',
+    'OutgoingBody',
+    'IncomingResponse',
+    'IncomingBody',
+    'FutureIncomingResponse',
+    'FutureTrailers',
+    'ResponseOutparam',
+  ]) {
     httpTypes[name] = class {};
   }
   const http = {
     'wasi:http/types': httpTypes,
     'wasi:http/outgoing-handler': {
       handle(req: OutgoingRequest) {
-        denied('wasi:http', `request to ${req.authority ?? '(no authority)'}`, 'no grant: use edgehost:platform/outbound-http, which is scoped by allowedHosts');
+        denied(
+          'wasi:http',
+          `request to ${req.authority ?? '(no authority)'}`,
+          'no grant: use edgehost:platform/outbound-http, which is scoped by allowedHosts',
+        );
         return err({ tag: 'HTTP-request-denied' });
       },
     },

@@ -10,11 +10,7 @@ import { error, poll, streams } from './io.ts';
  * process and allow any socket). Clocks, random and captured stdio work; the
  * filesystem is empty; sockets and HTTP answer "denied".
  */
-export function createWasi(opts: {
-  env: [string, string][];
-  logger: Logger;
-  denied: (capability: string, target: string, allowWith: string) => string;
-}) {
+export function createWasi(opts: { env: [string, string][]; logger: Logger; denied: (capability: string, target: string, allowWith: string) => string }) {
   const cli = createCli(opts.env, opts.logger);
   const interfaces: Record<string, Record<string, unknown>> = {
     ...cli.interfaces,

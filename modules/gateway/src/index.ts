@@ -2,9 +2,9 @@
 // the published objects, in order. A payload that is not JSON goes in as a JSON string.
 // 2xx acknowledges the batch; anything else fails it and the host redelivers it with backoff.
 
-import { subscribe, type Message } from 'edgehost:platform/pubsub@0.1.0';
 import { send } from 'edgehost:platform/outbound-http@0.1.0';
-import { installConsole, readConfig, describeError, ConfigError } from '../../shared/guest.ts';
+import { type Message, subscribe } from 'edgehost:platform/pubsub@0.1.0';
+import { ConfigError, describeError, installConsole, readConfig } from '../../shared/guest.ts';
 import { decodeUtf8, encodeUtf8 } from '../../shared/utf8.ts';
 import moduleJson from '../module.json' with { type: 'json' };
 import { joinJsonArray } from './json-array.ts';

@@ -2,22 +2,19 @@
 
 import { get } from 'edgehost:platform/config@0.1.0';
 import { log } from 'edgehost:platform/logging@0.1.0';
-import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
 import type { Message } from 'edgehost:platform/pubsub@0.1.0';
-import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
+import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
 import type { ConnectionInfo } from 'edgehost:platform/socket@0.1.0';
-import { nowMs, every } from 'edgehost:platform/timer@0.1.0';
+import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
+import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
 import defaults from '../module.json' with { type: 'json' };
 import { loadOptions } from './options.ts';
-import { describe, Server, type Platform } from './server.ts';
+import { describe, type Platform, Server } from './server.ts';
 
 /** How often connect timeouts and keep alives are checked. */
 const CHECK_PERIOD_MS = 1000;
 
-type SocketEvent =
-  | { tag: 'opened'; val: ConnectionInfo }
-  | { tag: 'data'; val: [number, Uint8Array] }
-  | { tag: 'closed'; val: number };
+type SocketEvent = { tag: 'opened'; val: ConnectionInfo } | { tag: 'data'; val: [number, Uint8Array] } | { tag: 'closed'; val: number };
 
 const platform: Platform = {
   send,

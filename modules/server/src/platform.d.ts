@@ -4,11 +4,7 @@
 // undefined); a u64 arrives as a number (jco's typings say bigint).
 
 declare module 'edgehost:platform/types@0.1.0' {
-  export type HostError =
-    | { tag: 'denied'; val: string }
-    | { tag: 'invalid'; val: string }
-    | { tag: 'limited'; val: string }
-    | { tag: 'failed'; val: string };
+  export type HostError = { tag: 'denied'; val: string } | { tag: 'invalid'; val: string } | { tag: 'limited'; val: string } | { tag: 'failed'; val: string };
 }
 
 declare module 'edgehost:platform/socket@0.1.0' {

@@ -2,17 +2,17 @@
 // messages and the bridge to the bus. The platform is injected (see index.ts for the
 // WIT wiring), so all of this runs in plain Node under test.
 
-import type { QoS } from './codec/packets.ts';
+import { topicNameProblem } from '../../../host/bus/topic.ts';
 import { Acl } from './acl.ts';
+import type { QoS } from './codec/packets.ts';
 import { Connection, Outbox, type Transport } from './connection.ts';
 import { ProtocolError } from './errors.ts';
 import { dispatch } from './handlers/dispatch.ts';
-import { makeMessage, type Message } from './message.ts';
+import { type Message, makeMessage } from './message.ts';
 import type { ServerOptions } from './options.ts';
 import { RetainedStore } from './retained.ts';
 import { Session, type SessionLimits } from './session.ts';
 import { SubscriptionIndex } from './subscriptions.ts';
-import { topicNameProblem } from '../../../host/bus/topic.ts';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 

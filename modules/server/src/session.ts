@@ -3,7 +3,7 @@
 
 import type { QoS } from './codec/packets.ts';
 import { encodeAck, encodePublish } from './codec/serializer.ts';
-import { qos0Packet, type Message } from './message.ts';
+import { type Message, qos0Packet } from './message.ts';
 
 /** Where a session writes its packets while its client is connected. */
 export interface Link {

@@ -2,10 +2,10 @@
 // `<topic-prefix><deviceId>`:
 //   {"deviceId":"sensor-1","temperature":21.37,"pressure":1001.5,"timestamp":1732400000000,"seq":1}
 
+import type { Message } from 'edgehost:platform/message-handler@0.1.0';
 import { publish } from 'edgehost:platform/pubsub@0.1.0';
 import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
-import type { Message } from 'edgehost:platform/message-handler@0.1.0';
-import { installConsole, readConfig, describeError, errorPayload, nonEmptyStringList, ConfigError } from '../../shared/guest.ts';
+import { ConfigError, describeError, errorPayload, installConsole, nonEmptyStringList, readConfig } from '../../shared/guest.ts';
 import { encodeUtf8 } from '../../shared/utf8.ts';
 import moduleJson from '../module.json' with { type: 'json' };
 
@@ -103,9 +103,7 @@ function publishReading(d: Device, timestampPart: Uint8Array): void {
   const t = String(sample(temperature));
   const p = String(sample(pressure));
   const q = String(d.seq);
-  const out = new Uint8Array(
-    d.head.length + t.length + PRESSURE.length + p.length + timestampPart.length + SEQ.length + q.length + 1,
-  );
+  const out = new Uint8Array(d.head.length + t.length + PRESSURE.length + p.length + timestampPart.length + SEQ.length + q.length + 1);
   out.set(d.head, 0);
   let at = putAscii(out, d.head.length, t);
   out.set(PRESSURE, at);

@@ -39,10 +39,7 @@ test('publish queues synchronously, into matching subscribers only', async () =>
   bus.publish('sensors/1/temp', enc('20'));
   bus.publish('sensors/1/humidity', enc('40'));
   bus.publish('$SYS/load', enc('1'));
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(bus.stats()).map(([id, s]) => [id, s.queued])),
-    { a: 1, b: 2, c: 0, sys: 1 },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(bus.stats()).map(([id, s]) => [id, s.queued])), { a: 1, b: 2, c: 0, sys: 1 });
   await settled(bus);
   assert.deepEqual(a.got, ['sensors/1/temp 20']);
   assert.deepEqual(b.got, ['sensors/1/temp 20', 'sensors/1/humidity 40']);
@@ -69,7 +66,7 @@ test('a message matching several filters of one subscriber is queued once', asyn
   assert.equal(sub.stats().delivered, 1);
 });
 
-test('noLocal skips only the subscriber\'s own publishes', async () => {
+test("noLocal skips only the subscriber's own publishes", async () => {
   const bus = new Bus();
   const bridge = recording(bus, 'bridge', ['#'], { noLocal: true });
   const echo = recording(bus, 'echo', ['#']);
@@ -122,7 +119,9 @@ test('addSubscriber refuses a duplicate id and options out of range', () => {
   bus.addSubscriber('m', options(), async () => {});
   assert.throws(() => bus.addSubscriber('m', options(), async () => {}), { message: 'subscriber "m" already exists' });
   assert.throws(() => bus.addSubscriber('n', options({ maxBatch: 0 }), async () => {}), { message: 'subscriber "n": maxBatch must be an integer >= 1, not 0' });
-  assert.throws(() => bus.addSubscriber('n', options({ capacity: 0.5 }), async () => {}), { message: 'subscriber "n": capacity must be an integer >= 1, not 0.5' });
+  assert.throws(() => bus.addSubscriber('n', options({ capacity: 0.5 }), async () => {}), {
+    message: 'subscriber "n": capacity must be an integer >= 1, not 0.5',
+  });
   assert.throws(() => bus.addSubscriber('n', options({ lingerMs: -1 }), async () => {}), { message: 'subscriber "n": lingerMs must be >= 0, not -1' });
   assert.equal(bus.subscriber('n'), undefined);
 });
@@ -164,7 +163,18 @@ test('stats reports every subscriber', async () => {
   await bus.subscriber('b')!.idle();
   assert.deepEqual(bus.stats(), {
     a: { queued: 2, inFlight: 0, delivered: 0, failedDeliveries: 0, dropped: 1, filters: ['x/#'], paused: true, retrying: false, deadLettered: 0, attempts: 0 },
-    b: { queued: 0, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['x/1'], paused: false, retrying: false, deadLettered: 0, attempts: 0 },
+    b: {
+      queued: 0,
+      inFlight: 0,
+      delivered: 1,
+      failedDeliveries: 0,
+      dropped: 0,
+      filters: ['x/1'],
+      paused: false,
+      retrying: false,
+      deadLettered: 0,
+      attempts: 0,
+    },
   });
   assert.deepEqual(dropped, ['a:3']);
 });

@@ -74,7 +74,11 @@ test('maxAttempts 0 never gives up on a message', async () => {
   bus.publish('t', enc('slow'));
   await sub.idle();
   assert.equal(failures, 25);
-  assert.deepEqual(attemptsSeen, Array.from({ length: 26 }, (_, i) => i), 'each failure was counted');
+  assert.deepEqual(
+    attemptsSeen,
+    Array.from({ length: 26 }, (_, i) => i),
+    'each failure was counted',
+  );
   assert.deepEqual(dl.seen, []);
   assert.equal(sub.stats().deadLettered, 0);
   assert.equal(sub.stats().delivered, 1);
@@ -179,8 +183,12 @@ test('onDeadLetter may publish, even to a topic the failing subscriber matches; 
 
 test('addSubscriber refuses maxAttempts and ttlMs out of range', () => {
   const bus = new Bus();
-  assert.throws(() => bus.addSubscriber('n', options({ maxAttempts: -1 }), async () => {}), { message: 'subscriber "n": maxAttempts must be an integer >= 0, not -1' });
-  assert.throws(() => bus.addSubscriber('n', options({ maxAttempts: 1.5 }), async () => {}), { message: 'subscriber "n": maxAttempts must be an integer >= 0, not 1.5' });
+  assert.throws(() => bus.addSubscriber('n', options({ maxAttempts: -1 }), async () => {}), {
+    message: 'subscriber "n": maxAttempts must be an integer >= 0, not -1',
+  });
+  assert.throws(() => bus.addSubscriber('n', options({ maxAttempts: 1.5 }), async () => {}), {
+    message: 'subscriber "n": maxAttempts must be an integer >= 0, not 1.5',
+  });
   assert.throws(() => bus.addSubscriber('n', options({ ttlMs: Number.NaN }), async () => {}), { message: 'subscriber "n": ttlMs must be >= 0, not NaN' });
   assert.equal(bus.subscriber('n'), undefined);
 });

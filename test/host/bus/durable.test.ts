@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test, type TestContext } from 'node:test';
-import { Bus, DurableStore, type BusMessage, type BusOptions, type SubscriberOptions } from '../../../host/bus/bus.ts';
+import { type TestContext, test } from 'node:test';
+import { Bus, type BusMessage, type BusOptions, DurableStore, type SubscriberOptions } from '../../../host/bus/bus.ts';
 import { deadLetters, dec, enc, flush, gate, options } from './support.ts';
 
 // A crash is simulated by leaving a store open and opening a second one on

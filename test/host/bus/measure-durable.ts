@@ -42,5 +42,7 @@ await run(true, true); // warm-up
 for (const deliver of [false, true]) {
   const memory = await run(false, deliver);
   const disk = await run(true, deliver);
-  console.log(`${deliver ? 'publish + deliver + ack' : 'publish only (paused)  '}: in-memory ${fmt(memory)}, durable ${fmt(disk)} (${(memory / disk).toFixed(1)}x)`);
+  console.log(
+    `${deliver ? 'publish + deliver + ack' : 'publish only (paused)  '}: in-memory ${fmt(memory)}, durable ${fmt(disk)} (${(memory / disk).toFixed(1)}x)`,
+  );
 }

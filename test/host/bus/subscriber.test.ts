@@ -32,8 +32,14 @@ test('delivers in publish order, one batch in flight at a time, under load', asy
   await sub.idle();
   assert.deepEqual(seen, want);
   assert.equal(maxInFlight, 1);
-  assert.ok(sizes.every((n) => n >= 1 && n <= 7), `batch sizes ${sizes}`);
-  assert.ok(sizes.some((n) => n === 7), 'batches fill up under load');
+  assert.ok(
+    sizes.every((n) => n >= 1 && n <= 7),
+    `batch sizes ${sizes}`,
+  );
+  assert.ok(
+    sizes.some((n) => n === 7),
+    'batches fill up under load',
+  );
   assert.equal(sub.stats().delivered, 2000);
 });
 
@@ -48,7 +54,18 @@ test('takes up to maxBatch per call, and batches grow while one is in flight', a
   for (let i = 1; i <= 9; i++) bus.publish('t', enc(String(i)));
   await flush();
   assert.equal(g.calls.length, 1, 'no second batch while the first is in flight');
-  assert.deepEqual(sub.stats(), { queued: 9, inFlight: 1, delivered: 0, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: false, retrying: false, deadLettered: 0, attempts: 0 });
+  assert.deepEqual(sub.stats(), {
+    queued: 9,
+    inFlight: 1,
+    delivered: 0,
+    failedDeliveries: 0,
+    dropped: 0,
+    filters: ['t'],
+    paused: false,
+    retrying: false,
+    deadLettered: 0,
+    attempts: 0,
+  });
   first.resolve();
   (await g.next()).resolve();
   (await g.next()).resolve();
@@ -68,7 +85,10 @@ test('publishes in one tick join one batch when lingerMs is 0', async () => {
   for (let i = 0; i < 5; i++) bus.publish('t', enc(String(i)));
   (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['0', '1', '2', '3', '4']]);
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['0', '1', '2', '3', '4']],
+  );
 });
 
 test('linger waits until the oldest queued message is lingerMs old, or the batch is full', async (t) => {
@@ -209,7 +229,18 @@ test('pause stops new deliveries but lets the one in flight finish; resume goes 
   await flush();
   assert.equal(g.calls.length, 1);
   assert.equal(idle, false, 'not idle while messages wait');
-  assert.deepEqual(sub.stats(), { queued: 2, inFlight: 0, delivered: 1, failedDeliveries: 0, dropped: 0, filters: ['t'], paused: true, retrying: false, deadLettered: 0, attempts: 0 });
+  assert.deepEqual(sub.stats(), {
+    queued: 2,
+    inFlight: 0,
+    delivered: 1,
+    failedDeliveries: 0,
+    dropped: 0,
+    filters: ['t'],
+    paused: true,
+    retrying: false,
+    deadLettered: 0,
+    attempts: 0,
+  });
   sub.resume();
   assert.equal(sub.stats().paused, false);
   const second = await g.next();
@@ -230,7 +261,10 @@ test('a subscriber created paused queues until resumed', async () => {
   sub.resume();
   (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['a']]);
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['a']],
+  );
 });
 
 test('resume retries a failed batch at once instead of waiting out its backoff', async (t) => {
@@ -244,7 +278,18 @@ test('resume retries a failed batch at once instead of waiting out its backoff',
   sub.pause(); // as the supervisor does when the module crashes
   first.reject();
   await flush();
-  assert.deepEqual(sub.stats(), { queued: 0, inFlight: 1, delivered: 0, failedDeliveries: 1, dropped: 0, filters: ['t'], paused: true, retrying: true, deadLettered: 0, attempts: 1 });
+  assert.deepEqual(sub.stats(), {
+    queued: 0,
+    inFlight: 1,
+    delivered: 0,
+    failedDeliveries: 1,
+    dropped: 0,
+    filters: ['t'],
+    paused: true,
+    retrying: true,
+    deadLettered: 0,
+    attempts: 1,
+  });
   sub.resume();
   const retry = await g.next();
   assert.deepEqual(retry.batch, ['a']);
@@ -278,7 +323,10 @@ test('drop-oldest drops the oldest queued message, never the batch in flight', a
   first.resolve();
   (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['1'], ['4', '5', '6']]);
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['1'], ['4', '5', '6']],
+  );
 });
 
 test('drop-newest drops the incoming message', async () => {
@@ -294,7 +342,10 @@ test('drop-newest drops the incoming message', async () => {
   sub.resume();
   (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2', '3']]);
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['1', '2', '3']],
+  );
 });
 
 test('a batch waiting for its retry does not count against capacity', async () => {
@@ -313,7 +364,10 @@ test('a batch waiting for its retry does not count against capacity', async () =
   (await g.next()).resolve();
   (await g.next()).resolve();
   await sub.idle();
-  assert.deepEqual(g.calls.map((c) => c.batch), [['1', '2'], ['1'], ['2'], ['3', '4']]);
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['1', '2'], ['1'], ['2'], ['3', '4']],
+  );
 });
 
 test('idle() resolves at once when nothing is queued, and after the queue drains otherwise', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TopicIndex } from '../../../host/bus/topic-index.ts';
 import { topicFilterProblem, topicMatches, topicNameProblem } from '../../../host/bus/topic.ts';
+import { TopicIndex } from '../../../host/bus/topic-index.ts';
 
 // [filter, topic, matches]; spec references are to MQTT 3.1.1 section 4.7.
 const matchCases: [string, string, boolean][] = [

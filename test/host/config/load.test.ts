@@ -87,7 +87,10 @@ test('a flag for a module the config lacks says which module it needs', () => {
 });
 
 test('an unknown flag is a usage error', () => {
-  assert.throws(() => parseCli(['--gateway-alowed-host', 'x']), (e: HostError) => e.code === 'EH_CLI_USAGE' && /--help/.test(e.message));
+  assert.throws(
+    () => parseCli(['--gateway-alowed-host', 'x']),
+    (e: HostError) => e.code === 'EH_CLI_USAGE' && /--help/.test(e.message),
+  );
 });
 
 test('a file that is not JSON is reported as such', () => {

@@ -2,8 +2,8 @@
 // sandbox.test.ts is given one environment variable and one HTTP target.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
+import { HttpSink } from '../../support/http-sink.ts';
 import { driver, gateway, testGuest } from '../../support/modules.ts';
 
 test('a granted environment variable and a granted HTTP target are reachable, and nothing else', async () => {
@@ -20,7 +20,10 @@ test('a granted environment variable and a granted HTTP target are reachable, an
         subscriptions: ['probe/run'],
         config: { 'http-target': target.url },
       }),
-      driver: driver(['probe/run'], ['env', 'outbound-http', 'fs-read'].map((c, i) => ({ topic: 'probe/run', payload: c, 'at-ms': 100 + i * 50 }))),
+      driver: driver(
+        ['probe/run'],
+        ['env', 'outbound-http', 'fs-read'].map((c, i) => ({ topic: 'probe/run', payload: c, 'at-ms': 100 + i * 50 })),
+      ),
       results: gateway(results.url, 'probe/result'),
     },
   });

@@ -3,8 +3,8 @@
 // the host and the other modules kept working.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HttpSink } from '../../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
+import { HttpSink } from '../../support/http-sink.ts';
 import { driver, gateway, telemetry, testGuest } from '../../support/modules.ts';
 import { freePort } from '../../support/ports.ts';
 
@@ -33,7 +33,10 @@ before(async () => {
         subscriptions: ['probe/run'],
         config: { 'tcp-target': `127.0.0.1:${httpTarget.port}`, 'http-target': httpTarget.url, 'listen-address': `127.0.0.1:${listenPort}` },
       }),
-      driver: driver(['probe/run'], [...cases, 'exit'].map((c, i) => ({ topic: 'probe/run', payload: c, 'at-ms': 200 + i * 100 }))),
+      driver: driver(
+        ['probe/run'],
+        [...cases, 'exit'].map((c, i) => ({ topic: 'probe/run', payload: c, 'at-ms': 200 + i * 100 })),
+      ),
       results: gateway(results.url, 'probe/result'),
       telemetry: telemetry(),
       uplink: gateway(uplink.url, 'telemetry/#'),

@@ -2,8 +2,8 @@
 // when the sink comes back every reading arrives, in order per device, none lost.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../../support/http-sink.ts';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
+import { HttpSink } from '../../support/http-sink.ts';
 import { gateway, telemetry } from '../../support/modules.ts';
 
 interface Reading {
@@ -29,10 +29,21 @@ test('sink down for 10 s, then up: zero loss, order per device kept', async () =
     await new Promise((r) => setTimeout(r, 10_000));
     await sink.up();
     const lastPublished = Math.floor((Date.now() - downAt) / 50);
-    await sink.waitFor(() => ['d1', 'd2', 'd3'].every((d) => sink.items<Reading>().some((r) => r.deviceId === d && r.seq >= lastPublished)), 30_000, 'catch-up after the outage');
+    await sink.waitFor(
+      () => ['d1', 'd2', 'd3'].every((d) => sink.items<Reading>().some((r) => r.deviceId === d && r.seq >= lastPublished)),
+      30_000,
+      'catch-up after the outage',
+    );
     for (const device of ['d1', 'd2', 'd3']) {
-      const seqs = sink.items<Reading>().filter((r) => r.deviceId === device).map((r) => r.seq);
-      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), `${device}: out of order, duplicated or missing`);
+      const seqs = sink
+        .items<Reading>()
+        .filter((r) => r.deviceId === device)
+        .map((r) => r.seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+        `${device}: out of order, duplicated or missing`,
+      );
       assert.ok(seqs.length >= lastPublished, `${device}: only ${seqs.length} readings`);
     }
   } finally {

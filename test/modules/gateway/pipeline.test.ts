@@ -3,8 +3,8 @@
 // against real HTTP servers on loopback.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpSink } from '../../support/http-sink.ts';
 import { HostProcess, type LogLine } from '../../support/host-process.ts';
+import { HttpSink } from '../../support/http-sink.ts';
 import { freePort } from '../../support/ports.ts';
 
 interface Reading {
@@ -48,7 +48,11 @@ test('every telemetry object reaches the sink in publish order per device, none 
     await sink.waitFor(() => sink.received.length >= rejectedBefore + 2, 15_000, 'two 503s');
     await sink.down();
     const failures = host.lines.filter((l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg)).length;
-    await host.waitForLog((l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && /ECONNREFUSED/.test(String(l.reason)) && host.lines.indexOf(l) >= failures, 15_000, 'a refused connection');
+    await host.waitForLog(
+      (l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && /ECONNREFUSED/.test(String(l.reason)) && host.lines.indexOf(l) >= failures,
+      15_000,
+      'a refused connection',
+    );
     sink.respond = () => 200;
     await sink.up();
     const lastSeq = Math.max(...sink.items<Reading>().map((r) => r.seq));
@@ -70,7 +74,11 @@ test('a gateway URL whose port is not allowed gets no request at all, and one wa
   const host = await startHost(`127.0.0.1:${allowedSink.port}`, otherSink.url);
   try {
     // Several failed attempts, so "one warning" means one per target, not one by luck.
-    await host.waitForLog((l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && host.lines.filter((x) => /did not handle a batch/.test(x.msg)).length >= 3, 20_000, 'three failed attempts');
+    await host.waitForLog(
+      (l) => l.module === 'gateway' && /did not handle a batch/.test(l.msg) && host.lines.filter((x) => /did not handle a batch/.test(x.msg)).length >= 3,
+      20_000,
+      'three failed attempts',
+    );
     assert.equal(otherSink.received.length, 0);
     assert.equal(allowedSink.received.length, 0);
     const warnings = deniedFor(host, `http://127.0.0.1:${otherSink.port}`);

@@ -86,7 +86,10 @@ describe('bridge to the bus', () => {
     const pub = h.connect('pub');
     pub.publish('t', '1', 1, { packetId: 1 });
     pub.publish('t', '2', 1, { packetId: 2 });
-    assert.deepEqual(pub.packets(), [{ type: 'puback', packetId: 1 }, { type: 'puback', packetId: 2 }]);
+    assert.deepEqual(pub.packets(), [
+      { type: 'puback', packetId: 1 },
+      { type: 'puback', packetId: 2 },
+    ]);
     assert.equal(publishes(sub.packets()).length, 2);
     const warnings = h.platform.logs.filter((l) => l.level === 'warn');
     assert.equal(warnings.length, 1);
@@ -97,7 +100,13 @@ describe('bridge to the bus', () => {
     const h = new Harness();
     const c = h.connect('c');
     c.subscribe('#');
-    h.server.handleBusMessages([{ topic: 'a/#', payload: new Uint8Array(1) }, { topic: 'ok', payload: new Uint8Array(1) }]);
-    assert.deepEqual(publishes(c.packets()).map((p) => p[0]), ['ok']);
+    h.server.handleBusMessages([
+      { topic: 'a/#', payload: new Uint8Array(1) },
+      { topic: 'ok', payload: new Uint8Array(1) },
+    ]);
+    assert.deepEqual(
+      publishes(c.packets()).map((p) => p[0]),
+      ['ok'],
+    );
   });
 });

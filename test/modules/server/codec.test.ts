@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import type { Packet } from '../../../modules/server/src/codec/packets.ts';
+import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import { encodePublish, serialize } from '../../../modules/server/src/codec/serializer.ts';
 import { ProtocolError } from '../../../modules/server/src/errors.ts';
 import { bytes, enc, show } from './harness.ts';
@@ -20,29 +20,51 @@ function parseOne(input: number[]): Packet {
 }
 
 function rejects(input: number[] | Uint8Array, pattern: RegExp, max?: number): void {
-  assert.throws(() => parseAll(input instanceof Uint8Array ? input : Uint8Array.from(input), max), (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseAll(input instanceof Uint8Array ? input : Uint8Array.from(input), max),
+    (e: unknown) => {
+      assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${String(e)}`);
+      assert.match(e.message, pattern);
+      return true;
+    },
+  );
 }
 
 // Hand-written wire fixtures (from the spec's layouts), so parser and serializer are not only checked against each other.
 const fixtures: [string, number[], Packet][] = [
-  ['CONNECT', [0x10, 0x0f, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 3, 0x61, 0x62, 0x63],
-    { type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive: 60, clientId: 'abc' }],
+  [
+    'CONNECT',
+    [0x10, 0x0f, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 3, 0x61, 0x62, 0x63],
+    { type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive: 60, clientId: 'abc' },
+  ],
   ['CONNACK', [0x20, 0x02, 0x01, 0x00], { type: 'connack', sessionPresent: true, returnCode: 0 }],
-  ['PUBLISH QoS 1', [0x32, 0x09, 0, 3, 0x61, 0x2f, 0x62, 0, 10, 0x68, 0x69],
-    { type: 'publish', topic: 'a/b', payload: enc('hi'), qos: 1, retain: false, dup: false, packetId: 10 }],
-  ['PUBLISH QoS 2 DUP RETAIN', [0x3d, 0x07, 0, 1, 0x74, 0x12, 0x34, 0x78, 0x79],
-    { type: 'publish', topic: 't', payload: enc('xy'), qos: 2, retain: true, dup: true, packetId: 0x1234 }],
+  [
+    'PUBLISH QoS 1',
+    [0x32, 0x09, 0, 3, 0x61, 0x2f, 0x62, 0, 10, 0x68, 0x69],
+    { type: 'publish', topic: 'a/b', payload: enc('hi'), qos: 1, retain: false, dup: false, packetId: 10 },
+  ],
+  [
+    'PUBLISH QoS 2 DUP RETAIN',
+    [0x3d, 0x07, 0, 1, 0x74, 0x12, 0x34, 0x78, 0x79],
+    { type: 'publish', topic: 't', payload: enc('xy'), qos: 2, retain: true, dup: true, packetId: 0x1234 },
+  ],
   ['PUBLISH QoS 0 empty payload', [0x30, 0x03, 0, 1, 0x74], { type: 'publish', topic: 't', payload: new Uint8Array(0), qos: 0, retain: false, dup: false }],
   ['PUBACK', [0x40, 2, 0, 7], { type: 'puback', packetId: 7 }],
   ['PUBREC', [0x50, 2, 1, 0], { type: 'pubrec', packetId: 256 }],
   ['PUBREL', [0x62, 2, 0, 5], { type: 'pubrel', packetId: 5 }],
   ['PUBCOMP', [0x70, 2, 0xff, 0xff], { type: 'pubcomp', packetId: 65535 }],
-  ['SUBSCRIBE', [0x82, 0x0c, 0, 1, 0, 3, 0x61, 0x2f, 0x23, 1, 0, 1, 0x2b, 2],
-    { type: 'subscribe', packetId: 1, subscriptions: [{ filter: 'a/#', qos: 1 }, { filter: '+', qos: 2 }] }],
+  [
+    'SUBSCRIBE',
+    [0x82, 0x0c, 0, 1, 0, 3, 0x61, 0x2f, 0x23, 1, 0, 1, 0x2b, 2],
+    {
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: [
+        { filter: 'a/#', qos: 1 },
+        { filter: '+', qos: 2 },
+      ],
+    },
+  ],
   ['SUBACK', [0x90, 4, 0, 1, 1, 0x80], { type: 'suback', packetId: 1, returnCodes: [1, 0x80] }],
   ['UNSUBSCRIBE', [0xa2, 7, 0, 2, 0, 3, 0x61, 0x2f, 0x23], { type: 'unsubscribe', packetId: 2, filters: ['a/#'] }],
   ['UNSUBACK', [0xb0, 2, 0, 2], { type: 'unsuback', packetId: 2 }],
@@ -59,8 +81,16 @@ describe('codec: wire fixtures', () => {
 
   it('round-trips a CONNECT with will, user name and password', () => {
     const packet: Packet = {
-      type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: false, keepalive: 65535, clientId: 'ü-client',
-      will: { topic: 'dead/ü', payload: Uint8Array.of(0, 1, 255), qos: 2, retain: true }, username: 'user', password: Uint8Array.of(0xff, 0),
+      type: 'connect',
+      protocolName: 'MQTT',
+      protocolLevel: 4,
+      supported: true,
+      clean: false,
+      keepalive: 65535,
+      clientId: 'ü-client',
+      will: { topic: 'dead/ü', payload: Uint8Array.of(0, 1, 255), qos: 2, retain: true },
+      username: 'user',
+      password: Uint8Array.of(0xff, 0),
     };
     const wire = serialize(packet);
     // Flags: user name, password, will retain, will QoS 2, will flag; not clean.
@@ -79,8 +109,14 @@ describe('codec: wire fixtures', () => {
 
 describe('codec: remaining length', () => {
   const cases: [number, number[]][] = [
-    [0, [0x00]], [127, [0x7f]], [128, [0x80, 0x01]], [16_383, [0xff, 0x7f]], [16_384, [0x80, 0x80, 0x01]],
-    [2_097_151, [0xff, 0xff, 0x7f]], [2_097_152, [0x80, 0x80, 0x80, 0x01]], [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
+    [0, [0x00]],
+    [127, [0x7f]],
+    [128, [0x80, 0x01]],
+    [16_383, [0xff, 0x7f]],
+    [16_384, [0x80, 0x80, 0x01]],
+    [2_097_151, [0xff, 0xff, 0x7f]],
+    [2_097_152, [0x80, 0x80, 0x80, 0x01]],
+    [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
   ];
   for (const [length, encoded] of cases) {
     it(`encodes ${length} as ${encoded.length} byte(s)`, () => {
@@ -98,7 +134,8 @@ describe('codec: remaining length', () => {
   }
 
   it('rejects a fifth remaining-length byte', () => rejects([0x30, 0xff, 0xff, 0xff, 0xff, 0x01], /longer than 4 bytes/));
-  it('rejects an oversized packet from its header, before the body arrives', () => rejects([0x30, 0xe5, 0x00], /packet of 101 bytes exceeds the limit of 100/, 100));
+  it('rejects an oversized packet from its header, before the body arrives', () =>
+    rejects([0x30, 0xe5, 0x00], /packet of 101 bytes exceeds the limit of 100/, 100));
   it('accepts a packet exactly at the limit', () => {
     const p = encodePublish(enc('t'), new Uint8Array(97), 0, false, false);
     assert.equal(parseAll(p, 100).length, 1);
@@ -107,7 +144,10 @@ describe('codec: remaining length', () => {
 
 describe('codec: streaming', () => {
   const stream = bytes(...fixtures.map(([, wire]) => wire), encodePublish(enc('big'), new Uint8Array(70_000).fill(7), 1, false, false, 3));
-  const expected = [...fixtures.map(([, , p]) => p), { type: 'publish', topic: 'big', payload: new Uint8Array(70_000).fill(7), qos: 1, retain: false, dup: false, packetId: 3 } as Packet];
+  const expected = [
+    ...fixtures.map(([, , p]) => p),
+    { type: 'publish', topic: 'big', payload: new Uint8Array(70_000).fill(7), qos: 1, retain: false, dup: false, packetId: 3 } as Packet,
+  ];
 
   it('parses many packets from one chunk', () => assert.deepEqual(parseAll(stream).map(show), expected.map(show)));
 
@@ -115,7 +155,11 @@ describe('codec: streaming', () => {
     const small = bytes(...fixtures.map(([, wire]) => wire));
     for (let cut = 1; cut < small.length; cut++) {
       const got = parseAll([small.subarray(0, cut), small.subarray(cut)]);
-      assert.deepEqual(got.map(show), fixtures.map(([, , p]) => show(p)), `cut at ${cut}`);
+      assert.deepEqual(
+        got.map(show),
+        fixtures.map(([, , p]) => show(p)),
+        `cut at ${cut}`,
+      );
     }
   });
 
@@ -173,7 +217,11 @@ describe('codec: malformed packets', () => {
     ['CONNECT with will QoS 3 [MQTT-3.1.2-14]', [0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x1e, 0, 0, 0, 1, 0x61], /will QoS 3/],
     ['CONNECT with will retain but no will [MQTT-3.1.2-15]', [0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x22, 0, 0, 0, 1, 0x61], /no will flag/],
     ['CONNECT with will QoS but no will [MQTT-3.1.2-13]', [0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x0a, 0, 0, 0, 1, 0x61], /no will flag/],
-    ['CONNECT with password but no user name [MQTT-3.1.2-22]', [0x10, 0x0f, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x42, 0, 0, 0, 1, 0x61, 0, 0], /password but no user name/],
+    [
+      'CONNECT with password but no user name [MQTT-3.1.2-22]',
+      [0x10, 0x0f, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x42, 0, 0, 0, 1, 0x61, 0, 0],
+      /password but no user name/,
+    ],
     ['CONNECT with user name flag but no user name', [0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x82, 0, 0, 0, 1, 0x61], /truncated/],
     ['CONNECT with trailing bytes', [0x10, 0x0e, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 0, 0, 1, 0x61, 0x62], /trailing bytes/],
     ['CONNECT with a client id that is not UTF-8', [0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 0, 0, 1, 0xff], /not valid UTF-8/],
@@ -198,7 +246,7 @@ describe('codec: malformed packets', () => {
 
   it('throws only ProtocolError on random bytes, and never hangs', () => {
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     let errors = 0;
     for (let run = 0; run < 3000; run++) {
       const input = Uint8Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256));
@@ -214,7 +262,7 @@ describe('codec: malformed packets', () => {
 
   it('throws only ProtocolError on mutated valid packets', () => {
     let seed = 99;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     for (const [, wire] of fixtures) {
       for (let run = 0; run < 200; run++) {
         const input = Uint8Array.from(wire);

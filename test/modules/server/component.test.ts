@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { transpile } from '@bytecodealliance/jco';
 import * as shim from '@bytecodealliance/preview2-shim';
-import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
+import { build } from 'esbuild';
 import type { Packet } from '../../../modules/server/src/codec/packets.ts';
+import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import { serialize } from '../../../modules/server/src/codec/serializer.ts';
 import { dec, enc } from './harness.ts';
 
@@ -61,7 +61,14 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
     return out;
   };
   return {
-    instance, sent, closed, bus, subscribed, listened, logs, received,
+    instance,
+    sent,
+    closed,
+    bus,
+    subscribed,
+    listened,
+    logs,
+    received,
     advance: (ms: number) => {
       now += BigInt(ms);
       instance.timerHandler.onTick(7);
@@ -72,19 +79,35 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
 
 const opened = (id: number) => ({ tag: 'opened', val: { id, localAddress: '127.0.0.1:1883', remoteAddress: '10.0.0.1:5', transport: 'tcp' } });
 const data = (id: number, ...packets: Packet[]) => ({ tag: 'data', val: [id, Uint8Array.from(packets.flatMap((p) => [...serialize(p)]))] });
-const connect = (clientId: string, keepalive = 0): Packet => ({ type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive, clientId });
+const connect = (clientId: string, keepalive = 0): Packet => ({
+  type: 'connect',
+  protocolName: 'MQTT',
+  protocolLevel: 4,
+  supported: true,
+  clean: true,
+  keepalive,
+  clientId,
+});
 
 describe('the server guest as a component', () => {
   before(async () => {
     outDir = mkdtempSync(join(tmpdir(), 'edgehost-server-guest-'));
     const bundle = join(outDir, 'server.js');
     await build({
-      entryPoints: [join(root, 'modules/server/src/index.ts')], bundle: true, format: 'esm', platform: 'neutral',
-      external: ['edgehost:*'], outfile: bundle, logLevel: 'warning',
+      entryPoints: [join(root, 'modules/server/src/index.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      external: ['edgehost:*'],
+      outfile: bundle,
+      logLevel: 'warning',
     });
     const wasm = join(outDir, 'server.wasm');
-    const r = spawnSync(join(root, 'node_modules/.bin/jco'), ['componentize', bundle, '--wit', join(root, 'wit'), '--world-name', 'server',
-      '--backend', 'quickjs', '--backend-qjs-disable-async', '-o', wasm], { encoding: 'utf8' });
+    const r = spawnSync(
+      join(root, 'node_modules/.bin/jco'),
+      ['componentize', bundle, '--wit', join(root, 'wit'), '--world-name', 'server', '--backend', 'quickjs', '--backend-qjs-disable-async', '-o', wasm],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr + r.stdout);
     const { files } = await transpile(readFileSync(wasm), { name: 'guest', instantiation: { tag: 'async' } as never, noTypescript: true });
     for (const [name, content] of Object.entries(files as Record<string, Uint8Array>)) {
@@ -97,7 +120,10 @@ describe('the server guest as a component', () => {
   it('listens on every configured address with the mqtt subprotocol', async () => {
     const g = await start({ listen: '["127.0.0.1:1883","[::1]:1883"]' });
     g.instance.lifecycle.init();
-    assert.deepEqual(g.listened, [['127.0.0.1:1883', 'mqtt'], ['[::1]:1883', 'mqtt']]);
+    assert.deepEqual(g.listened, [
+      ['127.0.0.1:1883', 'mqtt'],
+      ['[::1]:1883', 'mqtt'],
+    ]);
   });
 
   it('fails init when listening fails, naming the address', async () => {
@@ -118,10 +144,22 @@ describe('the server guest as a component', () => {
     g.instance.messageHandler.handle([{ topic: 'sensors/h', payload: enc('40'), publishedAt: 1n }]);
     assert.deepEqual(g.subscribed, ['sensors/#']);
     assert.deepEqual(g.bus, [{ topic: 'sensors/t', payload: '21' }]);
-    assert.deepEqual(g.received(2), [{ type: 'connack', sessionPresent: false, returnCode: 0 }, { type: 'puback', packetId: 5 }]);
+    assert.deepEqual(g.received(2), [
+      { type: 'connack', sessionPresent: false, returnCode: 0 },
+      { type: 'puback', packetId: 5 },
+    ]);
     const toSub = g.received(1);
-    assert.deepEqual(toSub.map((p) => p.type), ['connack', 'suback', 'publish', 'publish']);
-    assert.deepEqual(toSub.slice(2).map((p) => [(p as { topic: string }).topic, dec((p as { payload: Uint8Array }).payload), (p as { qos: number }).qos]), [['sensors/t', '21', 1], ['sensors/h', '40', 1]]);
+    assert.deepEqual(
+      toSub.map((p) => p.type),
+      ['connack', 'suback', 'publish', 'publish'],
+    );
+    assert.deepEqual(
+      toSub.slice(2).map((p) => [(p as { topic: string }).topic, dec((p as { payload: Uint8Array }).payload), (p as { qos: number }).qos]),
+      [
+        ['sensors/t', '21', 1],
+        ['sensors/h', '40', 1],
+      ],
+    );
   });
 
   it('closes a connection on garbage without trapping, and keeps serving the others', async () => {
@@ -130,7 +168,10 @@ describe('the server guest as a component', () => {
     g.events([opened(1), data(1, connect('a')), opened(2), { tag: 'data', val: [2, Uint8Array.of(0xf0, 0x00)] }]);
     assert.deepEqual(g.closed, [2]);
     g.events([data(1, { type: 'pingreq' }), { tag: 'closed', val: 2 }]);
-    assert.deepEqual(g.received(1).map((p) => p.type), ['connack', 'pingresp']);
+    assert.deepEqual(
+      g.received(1).map((p) => p.type),
+      ['connack', 'pingresp'],
+    );
   });
 
   it('closes a client silent past 1.5 × its keep alive on a timer tick', async () => {

@@ -15,7 +15,11 @@ describe('CONNECT', () => {
     assert.equal(c.closedByServer, false);
   });
 
-  for (const [name, level] of [['MQTT', 3], ['MQTT', 5], ['MQIsdp', 3]] as const) {
+  for (const [name, level] of [
+    ['MQTT', 3],
+    ['MQTT', 5],
+    ['MQIsdp', 3],
+  ] as const) {
     it(`answers ${name} level ${level} with 0x01 and closes [MQTT-3.1.2-2]`, () => {
       const h = new Harness();
       const c = h.open();
@@ -62,11 +66,11 @@ describe('CONNECT', () => {
   it('processes CONNECT and the packets after it in one data event', () => {
     const h = new Harness();
     const c = h.open();
-    c.send(
-      { type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive: 0, clientId: 'a' },
-      { type: 'pingreq' },
+    c.send({ type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive: 0, clientId: 'a' }, { type: 'pingreq' });
+    assert.deepEqual(
+      c.packets().map((p) => p.type),
+      ['connack', 'pingresp'],
     );
-    assert.deepEqual(c.packets().map((p) => p.type), ['connack', 'pingresp']);
     assert.equal(h.platform.sendCalls, 1, 'both answers go out in one send');
   });
 

@@ -1,11 +1,11 @@
 // Drives the server core through a fake Platform, with packets as bytes on the wire.
 
 import defaults from '../../../modules/server/module.json' with { type: 'json' };
-import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import type { ConnectPacket, Packet, QoS, Will } from '../../../modules/server/src/codec/packets.ts';
+import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import { serialize } from '../../../modules/server/src/codec/serializer.ts';
 import { loadOptions, type ServerOptions } from '../../../modules/server/src/options.ts';
-import { Server, type LogLevel, type Platform } from '../../../modules/server/src/server.ts';
+import { type LogLevel, type Platform, Server } from '../../../modules/server/src/server.ts';
 
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -67,7 +67,9 @@ export class Harness {
   /** Opens a socket; the client has not sent anything yet. */
   open(): Client {
     const c = new Client(this, this.nextId++);
-    this.server.handleSocketEvents([{ tag: 'opened', val: { id: c.id, localAddress: '127.0.0.1:1883', remoteAddress: `10.0.0.1:${40000 + c.id}`, transport: 'tcp' } }]);
+    this.server.handleSocketEvents([
+      { tag: 'opened', val: { id: c.id, localAddress: '127.0.0.1:1883', remoteAddress: `10.0.0.1:${40000 + c.id}`, transport: 'tcp' } },
+    ]);
     return c;
   }
 
@@ -183,10 +185,12 @@ export function show(p: Packet): unknown {
 
 /** PUBLISH packets as [topic, payload, qos, retain, dup] tuples. */
 export function publishes(packets: Packet[]): [string, string, number, boolean, boolean][] {
-  return packets.filter((p) => p.type === 'publish').map((p) => {
-    const q = p as Extract<Packet, { type: 'publish' }>;
-    return [q.topic, dec(q.payload), q.qos, q.retain, q.dup];
-  });
+  return packets
+    .filter((p) => p.type === 'publish')
+    .map((p) => {
+      const q = p as Extract<Packet, { type: 'publish' }>;
+      return [q.topic, dec(q.payload), q.qos, q.retain, q.dup];
+    });
 }
 
 /** Concatenates byte arrays. */

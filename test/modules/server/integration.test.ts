@@ -3,12 +3,12 @@
 // clients, raw sockets for what no well-behaved client sends) on loopback, and the bus
 // carrying messages between MQTT clients and the telemetry and gateway modules.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
 import { HttpSink } from '../../support/http-sink.ts';
 import { gateway, server, telemetry } from '../../support/modules.ts';
@@ -84,7 +84,11 @@ class Inbox {
   wait(match: (m: Received) => boolean, what: string, timeoutMs = WAIT_MS): Promise<Received> {
     const seen = this.messages.find(match);
     if (seen) return Promise.resolve(seen);
-    return withTimeout(new Promise<Received>((resolve) => this.#waiters.push({ match, resolve })), timeoutMs, `${what} (received so far: ${JSON.stringify(this.messages)})`);
+    return withTimeout(
+      new Promise<Received>((resolve) => this.#waiters.push({ match, resolve })),
+      timeoutMs,
+      `${what} (received so far: ${JSON.stringify(this.messages)})`,
+    );
   }
 
   on(topic: string): Received[] {
@@ -130,7 +134,12 @@ function packet(first: number, body: Buffer): Buffer {
 
 function connectPacket(clientId: string, { keepalive = 60, will }: { keepalive?: number; will?: { topic: string; payload: string } } = {}): Buffer {
   const flags = 0x02 /* clean session */ | (will ? 0x04 /* will, QoS 0, not retained */ : 0);
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, flags, keepalive >> 8, keepalive & 0xff]), str(clientId), ...(will ? [str(will.topic), str(will.payload)] : [])]);
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([4, flags, keepalive >> 8, keepalive & 0xff]),
+    str(clientId),
+    ...(will ? [str(will.topic), str(will.payload)] : []),
+  ]);
   return packet(0x10, body);
 }
 
@@ -239,7 +248,24 @@ const common = () => ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311'];
 /** mosquitto_sub printing each message as `MSG <qos> <retain> <topic> <payload>`, resolved once its subscription is acknowledged. */
 async function mosquittoSub(clientId: string, topic: string, qos: number, count: number): Promise<Cli> {
   // stdbuf: mosquitto_sub's debug lines (SUBACK) are block-buffered into a pipe otherwise.
-  const sub = cli('stdbuf', ['-oL', 'mosquitto_sub', ...common(), '-i', clientId, '-t', topic, '-q', String(qos), '-C', String(count), '-W', '10', '-d', '-F', 'MSG %q %r %t %p']);
+  const sub = cli('stdbuf', [
+    '-oL',
+    'mosquitto_sub',
+    ...common(),
+    '-i',
+    clientId,
+    '-t',
+    topic,
+    '-q',
+    String(qos),
+    '-C',
+    String(count),
+    '-W',
+    '10',
+    '-d',
+    '-F',
+    'MSG %q %r %t %p',
+  ]);
   await sub.line(/received SUBACK/, `${clientId} to be subscribed`);
   return sub;
 }
@@ -277,7 +303,10 @@ describe('publish and subscribe between MQTT clients', () => {
       const topic = `t/js/q${qos}`;
       const { c: sub, inbox } = await client(`js-sub-${qos}`);
       const granted = await sub.subscribeAsync(topic, { qos });
-      assert.deepEqual(granted.map((g) => g.qos), [qos]);
+      assert.deepEqual(
+        granted.map((g) => g.qos),
+        [qos],
+      );
       const { c: pub } = await client(`js-pub-${qos}`);
       await pub.publishAsync(topic, `hello at ${qos}`, { qos });
       const got = await inbox.wait((m) => m.topic === topic, `the QoS ${qos} message`);
@@ -315,7 +344,13 @@ describe('retained messages', () => {
     await pub.publishAsync('t/retain/a', 'first', { qos: 1, retain: true });
     const { c: late, inbox } = await client('retain-late-1');
     await late.subscribeAsync('t/retain/a', { qos: 1 });
-    assert.deepEqual(await inbox.wait((m) => m.topic === 't/retain/a', 'the retained message'), { topic: 't/retain/a', payload: 'first', qos: 1, retain: true, dup: false });
+    assert.deepEqual(await inbox.wait((m) => m.topic === 't/retain/a', 'the retained message'), {
+      topic: 't/retain/a',
+      payload: 'first',
+      qos: 1,
+      retain: true,
+      dup: false,
+    });
   });
 
   it('a new retained message replaces the old one: a late subscriber sees only the latest', async () => {
@@ -328,7 +363,13 @@ describe('retained messages', () => {
     // Retained messages go out together after SUBACK; a marker published afterwards closes the window.
     await pub.publishAsync('t/retain/b', 'live', { qos: 1 });
     await inbox.wait((m) => m.payload === 'live', 'the live marker');
-    assert.deepEqual(inbox.on('t/retain/b').map((m) => [m.payload, m.retain]), [['new', true], ['live', false]]);
+    assert.deepEqual(
+      inbox.on('t/retain/b').map((m) => [m.payload, m.retain]),
+      [
+        ['new', true],
+        ['live', false],
+      ],
+    );
   });
 
   it('an empty retained message clears it: a late subscriber gets nothing for that topic', async () => {
@@ -358,7 +399,13 @@ describe('will messages', () => {
     await watcher.subscribeAsync('t/will/+', { qos: 1 });
     const { c: dying } = await client('will-dying', { will: { topic: 't/will/dying', payload: Buffer.from('gone'), qos: 1, retain: false } });
     vanish(dying);
-    assert.deepEqual(await inbox.wait((m) => m.topic === 't/will/dying', 'the will'), { topic: 't/will/dying', payload: 'gone', qos: 1, retain: false, dup: false });
+    assert.deepEqual(await inbox.wait((m) => m.topic === 't/will/dying', 'the will'), {
+      topic: 't/will/dying',
+      payload: 'gone',
+      qos: 1,
+      retain: false,
+      dup: false,
+    });
   });
 
   it('a client that sends DISCONNECT has its will discarded', async () => {
@@ -377,7 +424,10 @@ describe('will messages', () => {
 describe('persistent sessions', () => {
   it('a clean-session-0 client gets the QoS 1 messages published while it was away, with session present', async () => {
     const { c: first } = await client('persistent', { clean: false });
-    assert.deepEqual((await first.subscribeAsync('t/persist', { qos: 1 })).map((g) => g.qos), [1]);
+    assert.deepEqual(
+      (await first.subscribeAsync('t/persist', { qos: 1 })).map((g) => g.qos),
+      [1],
+    );
     await first.endAsync();
     const { c: pub } = await client('persist-pub');
     for (const n of [1, 2, 3]) await pub.publishAsync('t/persist', `away ${n}`, { qos: 1 });
@@ -390,7 +440,14 @@ describe('persistent sessions', () => {
     await inbox.wait(() => inbox.on('t/persist').length >= 3, 'the three queued messages');
     assert.equal(sessionPresent, true);
     // Each exactly once, in order (DUP may be set on a resent one).
-    assert.deepEqual(inbox.on('t/persist').map((m) => [m.payload, m.qos]), [['away 1', 1], ['away 2', 1], ['away 3', 1]]);
+    assert.deepEqual(
+      inbox.on('t/persist').map((m) => [m.payload, m.qos]),
+      [
+        ['away 1', 1],
+        ['away 2', 1],
+        ['away 3', 1],
+      ],
+    );
     // The subscription survived too: a live message arrives without subscribing again.
     await pub.publishAsync('t/persist', 'live', { qos: 1 });
     await inbox.wait((m) => m.payload === 'live', 'the live message');
@@ -448,8 +505,20 @@ describe('WebSocket', () => {
     await tcp.subscribeAsync('t/ws/up', { qos: 1 });
     await tcp.publishAsync('t/ws/down', 'to ws', { qos: 1 });
     await ws.publishAsync('t/ws/up', 'from ws', { qos: 2 });
-    assert.deepEqual(await wsInbox.wait((m) => m.topic === 't/ws/down', 'the message to ws'), { topic: 't/ws/down', payload: 'to ws', qos: 1, retain: false, dup: false });
-    assert.deepEqual(await tcpInbox.wait((m) => m.topic === 't/ws/up', 'the message from ws'), { topic: 't/ws/up', payload: 'from ws', qos: 1, retain: false, dup: false });
+    assert.deepEqual(await wsInbox.wait((m) => m.topic === 't/ws/down', 'the message to ws'), {
+      topic: 't/ws/down',
+      payload: 'to ws',
+      qos: 1,
+      retain: false,
+      dup: false,
+    });
+    assert.deepEqual(await tcpInbox.wait((m) => m.topic === 't/ws/up', 'the message from ws'), {
+      topic: 't/ws/up',
+      payload: 'from ws',
+      qos: 1,
+      retain: false,
+      dup: false,
+    });
   });
 });
 
@@ -469,7 +538,7 @@ describe('bridge to the bus', () => {
     assert.equal(got.retain, false);
   });
 
-  it('an MQTT publish to telemetry/mqtt-device reaches the gateway\'s HTTP sink, and MQTT subscribers once (no echo from the bus)', async () => {
+  it("an MQTT publish to telemetry/mqtt-device reaches the gateway's HTTP sink, and MQTT subscribers once (no echo from the bus)", async () => {
     const { c: sub, inbox } = await client('bridge-sub');
     await sub.subscribeAsync('telemetry/mqtt-device', { qos: 1 });
     const marker = randomBytes(8).toString('hex');
@@ -477,7 +546,10 @@ describe('bridge to the bus', () => {
     const { c: pub } = await client('bridge-pub');
     await pub.publishAsync('telemetry/mqtt-device', JSON.stringify(reading), { qos: 1 });
     await sink.waitFor(() => sink.items<{ marker?: string }>().some((i) => i.marker === marker), WAIT_MS, 'the MQTT reading at the sink');
-    assert.deepEqual(sink.items<{ marker?: string }>().filter((i) => i.marker === marker), [reading]);
+    assert.deepEqual(
+      sink.items<{ marker?: string }>().filter((i) => i.marker === marker),
+      [reading],
+    );
     await inbox.wait((m) => m.topic === 'telemetry/mqtt-device', 'the reading at the MQTT subscriber');
     // The bus has delivered it by now (the gateway posted it): with noLocal the server does not get its own publish back.
     await pause(QUIET_MS);
@@ -500,7 +572,7 @@ describe('malformed input closes only that connection', () => {
   async function othersUnaffected(): Promise<void> {
     const payload = `still here ${++round}`;
     await bystander.publishAsync('t/alive', payload, { qos: 1 });
-    await bystanderInbox.wait((m) => m.payload === payload, 'the bystander\'s own message');
+    await bystanderInbox.wait((m) => m.payload === payload, "the bystander's own message");
     assert.equal(bystander.connected, true);
     assertHostAlive();
   }
@@ -558,7 +630,10 @@ describe('malformed input closes only that connection', () => {
     await raw.closedByServer('a PUBLISH before CONNECT');
     assert.equal(raw.received.length, 0);
     await othersUnaffected();
-    assert.deepEqual(bystanderInbox.messages.filter((m) => m.payload === 'sneaked in'), []);
+    assert.deepEqual(
+      bystanderInbox.messages.filter((m) => m.payload === 'sneaked in'),
+      [],
+    );
   });
 
   it('the host logged no errors through all of the above', () => {

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { serveTcp, type TcpServer } from './tcp-adapter.ts';
 
 let srv: TcpServer;
@@ -16,7 +16,9 @@ async function client(clientId: string, options: IClientOptions = {}): Promise<M
 }
 
 function nextMessage(c: MqttClient): Promise<{ topic: string; payload: string; qos: number; retain: boolean }> {
-  return new Promise((resolve) => c.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain })));
+  return new Promise((resolve) =>
+    c.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain })),
+  );
 }
 
 describe('interoperability with mqtt.js over TCP', () => {

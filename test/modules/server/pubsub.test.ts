@@ -26,7 +26,16 @@ describe('PUBLISH and SUBSCRIBE at QoS 0', () => {
   it('answers SUBACK with the packet id and one code per filter, in order [MQTT-3.8.4-5]', () => {
     const h = new Harness();
     const c = h.connect('c');
-    c.send({ type: 'subscribe', packetId: 4242, subscriptions: [{ filter: 'a', qos: 2 }, { filter: 'a/#/b', qos: 1 }, { filter: 'b', qos: 1 }, { filter: 'c', qos: 0 }] });
+    c.send({
+      type: 'subscribe',
+      packetId: 4242,
+      subscriptions: [
+        { filter: 'a', qos: 2 },
+        { filter: 'a/#/b', qos: 1 },
+        { filter: 'b', qos: 1 },
+        { filter: 'c', qos: 0 },
+      ],
+    });
     assert.deepEqual(c.one(), { type: 'suback', packetId: 4242, returnCodes: [2, 0x80, 1, 0] });
   });
 
@@ -86,7 +95,10 @@ describe('PUBLISH and SUBSCRIBE at QoS 0', () => {
     const three = encodePublish(enc('t'), enc('3'), 0, false, false);
     const stream = bytes(one, two, three);
     pub.write(stream.subarray(0, 8), stream.subarray(8, 9), stream.subarray(9));
-    assert.deepEqual(publishes(sub.packets()).map((p) => p[1]), ['1', '2', '3']);
+    assert.deepEqual(
+      publishes(sub.packets()).map((p) => p[1]),
+      ['1', '2', '3'],
+    );
   });
 
   it('routes a topic of 30000 empty levels without exhausting the stack', () => {

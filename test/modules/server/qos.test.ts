@@ -59,7 +59,10 @@ describe('QoS 1', () => {
     const pub = h.connect('pub');
     for (let i = 0; i < 5; i++) pub.publish('a', `${i}`, 1, { packetId: i + 1 });
     let got = sub.packets();
-    assert.deepEqual(publishes(got).map((p) => p[1]), ['0', '1']);
+    assert.deepEqual(
+      publishes(got).map((p) => p[1]),
+      ['0', '1'],
+    );
     const received: string[] = ['0', '1'];
     while (got.length > 0) {
       for (const p of got) sub.send({ type: 'puback', packetId: (p as { packetId: number }).packetId });
@@ -78,7 +81,10 @@ describe('QoS 1', () => {
     pub.publish('q1', 'a', 1, { packetId: 1 });
     pub.publish('q1', 'b', 1, { packetId: 2 });
     pub.publish('q0', 'c', 0);
-    assert.deepEqual(publishes(sub.packets()).map((p) => p[1]), ['a', 'c']);
+    assert.deepEqual(
+      publishes(sub.packets()).map((p) => p[1]),
+      ['a', 'c'],
+    );
   });
 
   it('drops the oldest queued message when the queue is full', () => {
@@ -88,10 +94,16 @@ describe('QoS 1', () => {
     const pub = h.connect('pub');
     for (const x of ['0', '1', '2', '3']) pub.publish('a', x, 1);
     const first = sub.packets();
-    assert.deepEqual(publishes(first).map((p) => p[1]), ['0']);
+    assert.deepEqual(
+      publishes(first).map((p) => p[1]),
+      ['0'],
+    );
     sub.send({ type: 'puback', packetId: (first[0] as { packetId: number }).packetId });
     const next = sub.packets();
-    assert.deepEqual(publishes(next).map((p) => p[1]), ['2']);
+    assert.deepEqual(
+      publishes(next).map((p) => p[1]),
+      ['2'],
+    );
     assert.ok(h.platform.logs.some((l) => l.level === 'warn' && /queue of client "sub" is full/.test(l.message)));
   });
 
@@ -123,7 +135,10 @@ describe('QoS 2', () => {
     const c = h.connect('c');
     c.publish('a', 'x', 2, { packetId: 9 });
     c.publish('a', 'x', 2, { packetId: 9, dup: true });
-    assert.deepEqual(c.packets(), [{ type: 'pubrec', packetId: 9 }, { type: 'pubrec', packetId: 9 }]);
+    assert.deepEqual(c.packets(), [
+      { type: 'pubrec', packetId: 9 },
+      { type: 'pubrec', packetId: 9 },
+    ]);
     assert.equal(publishes(sub.packets()).length, 1);
     assert.equal(h.platform.busPublished.length, 1);
     // After PUBREL the id is free: the same id is a new message.

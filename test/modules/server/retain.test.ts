@@ -38,7 +38,10 @@ describe('retained messages', () => {
     const pub = h.connect('pub');
     pub.publish('a', 'x', 0, { retain: true });
     pub.publish('a', '', 0, { retain: true });
-    assert.deepEqual(publishes(live.packets()), [['a', 'x', 0, false, false], ['a', '', 0, false, false]]);
+    assert.deepEqual(publishes(live.packets()), [
+      ['a', 'x', 0, false, false],
+      ['a', '', 0, false, false],
+    ]);
     const sub = h.connect('sub');
     sub.subscribe('a');
     assert.deepEqual(sub.pendingAfterSuback, []);
@@ -80,11 +83,24 @@ describe('retained messages', () => {
     for (const t of ['a', 'a/b', 'a/b/c', 'b', '$app/a']) pub.publish(t, t, 0, { retain: true });
     const sub = h.connect('sub');
     sub.subscribe('a/#');
-    assert.deepEqual(publishes(sub.pendingAfterSuback).map((p) => p[0]).sort(), ['a', 'a/b', 'a/b/c']);
+    assert.deepEqual(
+      publishes(sub.pendingAfterSuback)
+        .map((p) => p[0])
+        .sort(),
+      ['a', 'a/b', 'a/b/c'],
+    );
     sub.subscribe('#', 0, 2);
-    assert.deepEqual(publishes(sub.pendingAfterSuback).map((p) => p[0]).sort(), ['a', 'a/b', 'a/b/c', 'b']);
+    assert.deepEqual(
+      publishes(sub.pendingAfterSuback)
+        .map((p) => p[0])
+        .sort(),
+      ['a', 'a/b', 'a/b/c', 'b'],
+    );
     sub.subscribe('$app/+', 0, 3);
-    assert.deepEqual(publishes(sub.pendingAfterSuback).map((p) => p[0]), ['$app/a']);
+    assert.deepEqual(
+      publishes(sub.pendingAfterSuback).map((p) => p[0]),
+      ['$app/a'],
+    );
   });
 
   it('does not keep new topics beyond max-retained-messages, but replaces existing ones', () => {
@@ -96,7 +112,12 @@ describe('retained messages', () => {
     pub.publish('a', '2', 0, { retain: true });
     const sub = h.connect('sub');
     sub.subscribe('#');
-    assert.deepEqual(publishes(sub.pendingAfterSuback).map((p) => `${p[0]}=${p[1]}`).sort(), ['a=2', 'b=1']);
+    assert.deepEqual(
+      publishes(sub.pendingAfterSuback)
+        .map((p) => `${p[0]}=${p[1]}`)
+        .sort(),
+      ['a=2', 'b=1'],
+    );
   });
 
   it('does not retain messages that come from the bus', () => {

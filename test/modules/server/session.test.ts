@@ -26,7 +26,10 @@ describe('persistent sessions (clean session 0)', () => {
     back.send({ type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: false, keepalive: 0, clientId: 'p' });
     const packets = back.packets();
     assert.deepEqual(packets[0], { type: 'connack', sessionPresent: true, returnCode: 0 });
-    assert.deepEqual(publishes(packets), [['a', 'q1', 1, false, false], ['a', 'q2', 2, false, false]]);
+    assert.deepEqual(publishes(packets), [
+      ['a', 'q1', 1, false, false],
+      ['a', 'q2', 2, false, false],
+    ]);
   });
 
   it('redelivers unacknowledged messages with DUP and the same ids, and PUBREL for received QoS 2 [MQTT-4.4.0-1]', () => {
@@ -47,8 +50,14 @@ describe('persistent sessions (clean session 0)', () => {
     back.send({ type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: false, keepalive: 0, clientId: 'p' });
     const again = back.packets();
     assert.deepEqual(again[0], { type: 'connack', sessionPresent: true, returnCode: 0 });
-    assert.deepEqual(publishes(again), [['a', 'one', 1, false, true], ['a', 'two', 2, false, true]]);
-    assert.deepEqual(again.slice(1).map((x) => (x as { packetId: number }).packetId), sent.map((x) => x.packetId));
+    assert.deepEqual(publishes(again), [
+      ['a', 'one', 1, false, true],
+      ['a', 'two', 2, false, true],
+    ]);
+    assert.deepEqual(
+      again.slice(1).map((x) => (x as { packetId: number }).packetId),
+      sent.map((x) => x.packetId),
+    );
     assert.deepEqual(again[3], { type: 'pubrel', packetId: sent[2].packetId });
   });
 
@@ -111,11 +120,19 @@ describe('persistent sessions (clean session 0)', () => {
     for (let round = 0; round < 10 && got.length < 6; round++) {
       const c = h.connect('p', { clean: false });
       const packets = c.packets();
-      got.push(...publishes(packets).filter((x) => !x[4]).map((x) => x[1]));
+      got.push(
+        ...publishes(packets)
+          .filter((x) => !x[4])
+          .map((x) => x[1]),
+      );
       // Acknowledge only the first of what came, then drop the connection.
       const first = packets.find((x) => x.type === 'publish') as { packetId: number } | undefined;
       if (first) c.send({ type: 'puback', packetId: first.packetId });
-      got.push(...publishes(c.packets()).filter((x) => !x[4]).map((x) => x[1]));
+      got.push(
+        ...publishes(c.packets())
+          .filter((x) => !x[4])
+          .map((x) => x[1]),
+      );
       c.drop();
     }
     assert.deepEqual(got, ['0', '1', '2', '3', '4', '5']);

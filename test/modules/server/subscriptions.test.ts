@@ -55,7 +55,10 @@ describe('topic matching', () => {
     filters.forEach((f, i) => index.add(f, `s${i}`, 0));
     for (let i = 0; i < 500; i++) {
       const t = topic();
-      const expected = filters.map((f, j) => (filterMatches(f, t) ? `s${j}` : '')).filter(Boolean).sort();
+      const expected = filters
+        .map((f, j) => (filterMatches(f, t) ? `s${j}` : ''))
+        .filter(Boolean)
+        .sort();
       assert.deepEqual([...index.match(t).keys()].sort(), expected, `topic "${t}"`);
     }
   });
@@ -68,7 +71,10 @@ describe('subscription index', () => {
     index.add('a/+', 's', 2);
     index.add('a/b', 's', 1);
     index.add('#', 't', 1);
-    assert.deepEqual([...index.match('a/b')].sort(), [['s', 2], ['t', 1]]);
+    assert.deepEqual([...index.match('a/b')].sort(), [
+      ['s', 2],
+      ['t', 1],
+    ]);
   });
 
   it('removes subscriptions and prunes empty branches', () => {

@@ -1,11 +1,11 @@
 // Serves the server core on a real TCP port, as the host would: socket events in,
 // bytes and closes out. Lets real MQTT clients talk to the core in tests.
 
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import defaults from '../../../modules/server/module.json' with { type: 'json' };
 import { loadOptions } from '../../../modules/server/src/options.ts';
-import { Server, type Platform } from '../../../modules/server/src/server.ts';
+import { type Platform, Server } from '../../../modules/server/src/server.ts';
 
 export interface TcpServer {
   port: number;
@@ -32,7 +32,9 @@ export async function serveTcp(config: Record<string, unknown> = {}): Promise<Tc
   const tcp = net.createServer((socket) => {
     const id = nextId++;
     sockets.set(id, socket);
-    server.handleSocketEvents([{ tag: 'opened', val: { id, localAddress: 'test', remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, transport: 'tcp' } }]);
+    server.handleSocketEvents([
+      { tag: 'opened', val: { id, localAddress: 'test', remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, transport: 'tcp' } },
+    ]);
     socket.on('data', (data) => server.handleSocketEvents([{ tag: 'data', val: [id, new Uint8Array(data)] }]));
     socket.on('error', () => {});
     socket.on('close', () => {

@@ -1,16 +1,10 @@
 // Config parsing (modules/shared/config-values.ts, pure) and the guest helpers in
 // modules/shared/guest.ts, run in Node with `edgehost:platform/*` imports stubbed by a module hook.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { registerHooks } from 'node:module';
-import {
-  createConfigReader,
-  nonEmptyStringList,
-  parseNumber,
-  ConfigError,
-  type ConfigDefaults,
-} from '../../../modules/shared/config-values.ts';
+import { test } from 'node:test';
+import { type ConfigDefaults, ConfigError, createConfigReader, nonEmptyStringList, parseNumber } from '../../../modules/shared/config-values.ts';
 
 const reader = (config: Record<string, string | null>, defaults: ConfigDefaults = {}) =>
   createConfigReader((k) => (Object.hasOwn(config, k) ? config[k] : undefined), defaults);
@@ -48,10 +42,7 @@ test('optionalString', () => {
 });
 
 test('number: integers and floats from text, defaults as JSON numbers', () => {
-  const c = reader(
-    { a: '42', b: '1.5', c: ' 7 ', d: '1e3', e: '-0.25', f: '.5' },
-    { g: 1000, h: '250' },
-  );
+  const c = reader({ a: '42', b: '1.5', c: ' 7 ', d: '1e3', e: '-0.25', f: '.5' }, { g: 1000, h: '250' });
   assert.equal(c.number('a'), 42);
   assert.equal(c.number('b'), 1.5);
   assert.equal(c.number('c'), 7);
@@ -140,7 +131,13 @@ registerHooks({
 });
 
 interface GuestModule {
-  installConsole(): { log(...a: unknown[]): void; info(...a: unknown[]): void; debug(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
+  installConsole(): {
+    log(...a: unknown[]): void;
+    info(...a: unknown[]): void;
+    debug(...a: unknown[]): void;
+    warn(...a: unknown[]): void;
+    error(...a: unknown[]): void;
+  };
   readConfig(defaults: ConfigDefaults): ReturnType<typeof createConfigReader>;
   describeError(e: unknown): string;
   errorPayload(e: unknown): { tag: string; val?: unknown } | undefined;

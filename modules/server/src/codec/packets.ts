@@ -77,15 +77,7 @@ export interface EmptyPacket {
   type: 'pingreq' | 'pingresp' | 'disconnect';
 }
 
-export type Packet =
-  | ConnectPacket
-  | ConnackPacket
-  | PublishPacket
-  | AckPacket
-  | SubscribePacket
-  | SubackPacket
-  | UnsubscribePacket
-  | EmptyPacket;
+export type Packet = ConnectPacket | ConnackPacket | PublishPacket | AckPacket | SubscribePacket | SubackPacket | UnsubscribePacket | EmptyPacket;
 
 export type PacketType = Packet['type'];
 

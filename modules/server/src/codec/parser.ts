@@ -8,8 +8,20 @@ import type { Packet, PacketType, QoS, Subscription, Will } from './packets.ts';
 
 const TYPE_NAMES: readonly (PacketType | undefined)[] = [
   undefined, // 0 is reserved
-  'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',
-  'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect',
+  'connect',
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'suback',
+  'unsubscribe',
+  'unsuback',
+  'pingreq',
+  'pingresp',
+  'disconnect',
   undefined, // 15 is reserved
 ];
 

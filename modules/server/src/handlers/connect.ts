@@ -1,8 +1,8 @@
 // The CONNECT flow as named steps, run in order: reading `connectSteps` tells the
 // whole flow. A step returns false to stop it (after refusing or closing).
 
-import { encodeUtf8 } from '../../../shared/utf8.ts';
 import { topicNameProblem } from '../../../../host/bus/topic.ts';
+import { encodeUtf8 } from '../../../shared/utf8.ts';
 import { CONNACK, type ConnectPacket } from '../codec/packets.ts';
 import { encodeConnack } from '../codec/serializer.ts';
 import type { Connection } from '../connection.ts';

@@ -1,5 +1,5 @@
 import { topicFilterProblem } from '../../../../host/bus/topic.ts';
-import { SUBACK_FAILURE, type QoS, type SubscribePacket } from '../codec/packets.ts';
+import { type QoS, SUBACK_FAILURE, type SubscribePacket } from '../codec/packets.ts';
 import { encodeSuback } from '../codec/serializer.ts';
 import type { Connection } from '../connection.ts';
 import type { Server } from '../server.ts';

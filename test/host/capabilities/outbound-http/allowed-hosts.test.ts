@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  allowEntryFor,
+  type AllowedHost,
   AllowedHostError,
+  allowEntryFor,
   isAllowed,
   parseAllowedHost,
   parseAllowedHosts,
-  type AllowedHost,
 } from '../../../../host/capabilities/outbound-http/allowed-hosts.ts';
 
 const parsed: [string, Omit<AllowedHost, 'source'>][] = [
@@ -88,11 +88,14 @@ test('parseAllowedHost: rejected entries name the entry and the reason', () => {
 test('parseAllowedHosts: the error names the index', () => {
   assert.deepEqual(parseAllowedHosts([]), []);
   assert.equal(parseAllowedHosts(['a.com', 'b.com:1']).length, 2);
-  assert.throws(() => parseAllowedHosts(['example.com', 'example.com/api']), (e: unknown) => {
-    assert.ok(e instanceof AllowedHostError);
-    assert.equal(e.message, 'allowedHosts[1]: allowed host "example.com/api": must not contain a path ("/api"): an entry allows every path on its host');
-    return true;
-  });
+  assert.throws(
+    () => parseAllowedHosts(['example.com', 'example.com/api']),
+    (e: unknown) => {
+      assert.ok(e instanceof AllowedHostError);
+      assert.equal(e.message, 'allowedHosts[1]: allowed host "example.com/api": must not contain a path ("/api"): an entry allows every path on its host');
+      return true;
+    },
+  );
 });
 
 // [entries, url, allowed]

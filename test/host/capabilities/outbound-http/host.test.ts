@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import { outboundHttpGrant, type OutboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
 import { create, type HttpRequest } from '../../../../host/capabilities/outbound-http/host.ts';
+import { type OutboundHttpGrant, outboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
 import { fakeModuleContext } from '../../../support/module-context.ts';
 
 /** A ModuleContext that records denials and waits; closed after all tests. */

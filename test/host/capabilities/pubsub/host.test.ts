@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pubsubGrant } from '../../../../host/capabilities/pubsub/index.ts';
 import { create } from '../../../../host/capabilities/pubsub/host.ts';
-import type { WorkerToMain } from '../../../../host/sandbox/protocol.ts';
+import { pubsubGrant } from '../../../../host/capabilities/pubsub/index.ts';
 import { moduleLimits } from '../../../../host/config/schema.ts';
+import type { WorkerToMain } from '../../../../host/sandbox/protocol.ts';
 import { fakeModuleContext } from '../../../support/module-context.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -30,7 +30,10 @@ test('publishes inside the grant leave the worker in one message when the call e
   endCall();
   assert.equal(posted.length, 1);
   const [m] = posted as Extract<WorkerToMain, { t: 'publish' }>[];
-  assert.deepEqual(m.messages.map((x) => x.topic), ['telemetry/a', 'telemetry/b']);
+  assert.deepEqual(
+    m.messages.map((x) => x.topic),
+    ['telemetry/a', 'telemetry/b'],
+  );
   assert.equal(m.seq, 0); // the fake context counts no publishes; the worker's does
 });
 
@@ -39,7 +42,9 @@ test('a publish outside the grant is denied with the key that would allow it', (
   const r = host.publish('commands/x', bytes('1'));
   assert.equal(r.tag, 'err');
   assert.equal((r.val as { tag: string }).tag, 'denied');
-  assert.deepEqual(denials, [{ capability: 'pubsub', target: 'publish to commands/x', allowWith: 'add "commands/x" (or a filter matching it) to modules.m.grants.pubsub.publish' }]);
+  assert.deepEqual(denials, [
+    { capability: 'pubsub', target: 'publish to commands/x', allowWith: 'add "commands/x" (or a filter matching it) to modules.m.grants.pubsub.publish' },
+  ]);
 });
 
 test('an empty grant denies every publish and subscribe', () => {
@@ -56,7 +61,10 @@ test('topics with wildcards and oversized payloads are invalid; a rate-limited p
     val: { tag: 'invalid', val: "payload of 5 bytes exceeds the module's limit of 4 (limits.maxMessageBytes)" },
   });
   const limited = setup({ publish: ['#'] }, { publishPerSecond: 10 }, () => false);
-  assert.deepEqual(limited.host.publish('a', bytes('1')), { tag: 'err', val: { tag: 'limited', val: 'publish rate limit of 10/s reached (limits.publishPerSecond)' } });
+  assert.deepEqual(limited.host.publish('a', bytes('1')), {
+    tag: 'err',
+    val: { tag: 'limited', val: 'publish rate limit of 10/s reached (limits.publishPerSecond)' },
+  });
 });
 
 test('a subscription must be covered by a subscribe grant', () => {

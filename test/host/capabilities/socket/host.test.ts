@@ -5,8 +5,8 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { WebSocket } from 'ws';
-import { socketGrant, type SocketGrant } from '../../../../host/capabilities/socket/index.ts';
 import { create, GUEST_BACKLOG_BYTES, type SocketEvent } from '../../../../host/capabilities/socket/host.ts';
+import { type SocketGrant, socketGrant } from '../../../../host/capabilities/socket/index.ts';
 import { fakeModuleContext } from '../../../support/module-context.ts';
 
 interface LogLine {
@@ -51,8 +51,7 @@ function fakeContext(moduleName = 'server') {
   });
   const { ctx, denials, startup } = fake;
   /** Resolves once `check` holds, re-checked whenever an event or log line arrives. */
-  const until = (check: () => boolean) =>
-    check() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ check, resolve }));
+  const until = (check: () => boolean) => (check() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ check, resolve })));
   return {
     ctx,
     events,
@@ -206,7 +205,10 @@ describe('tcp connections', () => {
     const opened = s.opened();
     assert.equal(opened.length, 3);
     const ids = opened.map((o) => o.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+    );
     assert.equal(new Set(ids).size, 3);
     for (const o of opened) {
       assert.equal(o.transport, 'tcp');
