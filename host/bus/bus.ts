@@ -1,7 +1,7 @@
 import type { DurableStore } from './durable-store.ts';
 import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
-import { topicNameProblem } from './topic.ts';
-import { TopicIndex } from './topic-index.ts';
+import { topicNameProblem } from '../../packages/mqtt-topic/topic.ts';
+import { TopicIndex } from '../../packages/mqtt-topic/topic-index.ts';
 
 export { DurableStore } from './durable-store.ts';
 export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';

@@ -1,4 +1,4 @@
-import { topicFilterProblem } from './topic.ts';
+import { topicFilterProblem } from '../../packages/mqtt-topic/topic.ts';
 
 export interface BusMessage {
   topic: string;

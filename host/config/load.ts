@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { filterCovers, topicFilterProblem } from '../bus/topic.ts';
+import { filterCovers, topicFilterProblem } from '../../packages/mqtt-topic/topic.ts';
 import { capabilities, capabilityFor } from '../capabilities/index.ts';
 import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
 import { HostError } from '../errors.ts';

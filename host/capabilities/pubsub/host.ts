@@ -1,4 +1,4 @@
-import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../bus/topic.ts';
+import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
 import type { WireMessage } from '../../sandbox/protocol.ts';
 import { hostError, type ModuleContext } from '../capability.ts';
 import type { PubsubGrant } from './index.ts';

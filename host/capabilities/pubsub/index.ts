@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { topicFilterProblem } from '../../bus/topic.ts';
+import { topicFilterProblem } from '../../../packages/mqtt-topic/topic.ts';
 import type { Capability } from '../capability.ts';
 
 const filter = z.string().superRefine((s, ctx) => {

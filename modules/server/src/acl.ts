@@ -3,7 +3,7 @@
 // allows every topic that does not start with '$' (filters starting with a
 // wildcard never match '$' topics), as Mosquitto does.
 
-import { filterCovers } from '../../../host/bus/topic.ts';
+import { filterCovers } from '../../../packages/mqtt-topic/topic.ts';
 import { filterMatches } from './subscriptions.ts';
 
 export interface AclRules {

@@ -2,7 +2,7 @@
 // as JSON text) or else from module.json's defaults. Bad values fail init with a message
 // naming the key, rather than running with a surprise.
 
-import { topicFilterProblem } from '../../../host/bus/topic.ts';
+import { topicFilterProblem } from '../../../packages/mqtt-topic/topic.ts';
 import type { AclRules } from './acl.ts';
 
 export interface ServerOptions {

@@ -2,7 +2,7 @@
 // messages and the bridge to the bus. The platform is injected (see index.ts for the
 // WIT wiring), so all of this runs in plain Node under test.
 
-import { topicNameProblem } from '../../../host/bus/topic.ts';
+import { topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
 import { Acl } from './acl.ts';
 import type { QoS } from './codec/packets.ts';
 import { Connection, Outbox, type Transport } from './connection.ts';

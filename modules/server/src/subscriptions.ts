@@ -104,4 +104,4 @@ function collect<S>(node: Node<S>, out: Map<S, QoS>): void {
 }
 
 /** Whether `topic` matches `filter`: the bus's own matcher, so both sides agree ($ rule included). */
-export { topicMatches as filterMatches } from '../../../host/bus/topic.ts';
+export { topicMatches as filterMatches } from '../../../packages/mqtt-topic/topic.ts';

@@ -1,7 +1,7 @@
 // The CONNECT flow as named steps, run in order: reading `connectSteps` tells the
 // whole flow. A step returns false to stop it (after refusing or closing).
 
-import { topicNameProblem } from '../../../../host/bus/topic.ts';
+import { topicNameProblem } from '../../../../packages/mqtt-topic/topic.ts';
 import { encodeUtf8 } from '../../../shared/utf8.ts';
 import { CONNACK, type ConnectPacket } from '../codec/packets.ts';
 import { encodeConnack } from '../codec/serializer.ts';

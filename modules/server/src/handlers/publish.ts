@@ -1,4 +1,4 @@
-import { topicNameProblem } from '../../../../host/bus/topic.ts';
+import { topicNameProblem } from '../../../../packages/mqtt-topic/topic.ts';
 import type { PublishPacket } from '../codec/packets.ts';
 import { encodeAck } from '../codec/serializer.ts';
 import type { Connection } from '../connection.ts';

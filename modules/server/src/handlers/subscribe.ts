@@ -1,4 +1,4 @@
-import { topicFilterProblem } from '../../../../host/bus/topic.ts';
+import { topicFilterProblem } from '../../../../packages/mqtt-topic/topic.ts';
 import { type QoS, SUBACK_FAILURE, type SubscribePacket } from '../codec/packets.ts';
 import { encodeSuback } from '../codec/serializer.ts';
 import type { Connection } from '../connection.ts';

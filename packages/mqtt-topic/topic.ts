@@ -1,4 +1,4 @@
-// MQTT 3.1.1 topic names and filters (section 4.7). Dependency-free on purpose:
+// MQTT topic names and filters (3.1.1 section 4.7; 5.0 section 4.7 is the same). Dependency-free on purpose:
 // guests bundle this file too, so the bus and the server module agree on matching.
 
 /** Topic names and filters are UTF-8 strings of at most 65535 bytes [MQTT-4.7.3-3]. */

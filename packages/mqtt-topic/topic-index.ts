@@ -75,25 +75,35 @@ export class TopicIndex<T> {
     const levels = topic.split('/');
     // Wildcards in the first level do not match topics starting with '$' [MQTT-4.7.2-1].
     const dollar = topic.charCodeAt(0) === 36;
-    matchFrom(this.#root, levels, 0, dollar, visit);
-  }
-}
-
-function matchFrom<T>(node: Node<T>, levels: string[], i: number, dollar: boolean, visit: (value: T) => void): void {
-  const wildcardsAllowed = !(dollar && i === 0);
-  if (wildcardsAllowed) {
-    // '#' matches the remaining levels, including none: "a/#" matches "a" [MQTT-4.7.1-2].
-    const hash = node.children.get('#');
-    if (hash) for (const v of hash.values) visit(v);
-  }
-  if (i === levels.length) {
-    for (const v of node.values) visit(v);
-    return;
-  }
-  const exact = node.children.get(levels[i]);
-  if (exact) matchFrom(exact, levels, i + 1, dollar, visit);
-  if (wildcardsAllowed) {
-    const plus = node.children.get('+');
-    if (plus) matchFrom(plus, levels, i + 1, dollar, visit);
+    // An explicit stack, not recursion: a topic of many thousand levels must
+    // cost time in proportion, never overflow the caller's stack.
+    const nodes: Node<T>[] = [this.#root];
+    const depths: number[] = [0];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const i = depths.pop()!;
+      const wildcardsAllowed = !(dollar && i === 0);
+      if (wildcardsAllowed) {
+        // '#' matches the remaining levels, including none: "a/#" matches "a" [MQTT-4.7.1-2].
+        const hash = node.children.get('#');
+        if (hash) for (const v of hash.values) visit(v);
+      }
+      if (i === levels.length) {
+        for (const v of node.values) visit(v);
+        continue;
+      }
+      if (wildcardsAllowed) {
+        const plus = node.children.get('+');
+        if (plus) {
+          nodes.push(plus);
+          depths.push(i + 1);
+        }
+      }
+      const exact = node.children.get(levels[i]);
+      if (exact) {
+        nodes.push(exact);
+        depths.push(i + 1);
+      }
+    }
   }
 }

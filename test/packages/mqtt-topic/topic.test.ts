@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { topicFilterProblem, topicMatches, topicNameProblem } from '../../../host/bus/topic.ts';
-import { TopicIndex } from '../../../host/bus/topic-index.ts';
+import { topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import { TopicIndex } from '../../../packages/mqtt-topic/topic-index.ts';
 
 // [filter, topic, matches]; spec references are to MQTT 3.1.1 section 4.7.
 const matchCases: [string, string, boolean][] = [
@@ -206,4 +206,16 @@ test('TopicIndex: the $ rule and # matching its parent level', () => {
   assert.deepEqual(indexMatches(index, '$SYS'), ['$SYS/#']);
   assert.deepEqual(indexMatches(index, 'sport'), ['#', '+', 'sport/#']);
   assert.deepEqual(indexMatches(index, 'a/x'), ['#', '+/x']);
+});
+
+test('a topic and a filter of 100,000 levels are matched without overflowing the stack', () => {
+  const deep = Array.from({ length: 100_000 }, (_, i) => `l${i % 7}`).join('/');
+  const index = new TopicIndex<string>();
+  index.add(deep, 'exact');
+  index.add(`${deep.split('/').slice(0, 50_000).join('/')}/#`, 'prefix');
+  index.add('+/#', 'wild');
+  const seen: string[] = [];
+  index.match(deep, (v) => seen.push(v));
+  assert.deepEqual(seen.sort(), ['exact', 'prefix', 'wild']);
+  assert.equal(topicMatches(deep, deep), true);
 });
