@@ -22,12 +22,12 @@ const ok = { tag: 'ok', val: undefined };
 
 async function instantiate(name: 'telemetry' | 'gateway', config: Record<string, unknown>): Promise<Exports> {
   const world = platform().worlds.get(name)!;
-  // Imported here, in the worker: host.ts loads the bus, whose node:sqlite import warns on load.
-  const { transpileOptions } = await import('../host/host.ts');
+  const { transpileOptions } = await import('../host/components/load.ts');
+  const { capabilitiesOf } = await import('../host/capabilities/index.ts');
   const transpiled = await transpileCached(
     join(root, 'build/modules', `${name}.wasm`),
     join(root, '.cache/transpile'),
-    transpileOptions({ worldSpec: world } as ResolvedModule),
+    transpileOptions({ worldSpec: world, capabilities: capabilitiesOf(world.imports) } as ResolvedModule),
   );
   const values = new Map(Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   const logger = createLogger('silent');

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostProcess, writeConfig } from '../test/support/host-process.ts';
 import { HttpSink } from '../test/support/http-sink.ts';
-import { freePort } from '../test/support/ports.ts';
 import { gateway, server, telemetry } from '../test/support/modules.ts';
+import { freePort } from '../test/support/ports.ts';
 import type { BenchResult } from './result.ts';
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);

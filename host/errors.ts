@@ -17,6 +17,12 @@ export const errorCodes = {
   EH_MODULE_DEADLINE: "a call into a module ran past its deadline; the module's isolate was terminated",
   EH_MODULE_FAILED: 'a module crashed too often and is no longer restarted',
   EH_DENIED: 'a module called a host function outside its grants',
+  EH_GUEST_TYPE: 'a guest passed or returned a value that does not fit the WIT type (or lacks an export); the message names the function and what was expected',
+  EH_DEPLOY_FAILED: 'a replacement component did not start; the previous component was started again',
+  EH_MODULE_EXISTS: 'a module with that name is already running',
+  EH_MODULE_NOT_FOUND: 'no module with that name is running',
+  EH_MODULE_BUSY: 'the module is being added, replaced or removed by another request',
+  EH_HOST_STOPPING: 'the host is shutting down and takes no changes',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,35 +1,38 @@
+// The host: one bus with its durable store, and the modules running on it.
+// Modules come and go while it runs (addModule, replaceModule, removeModule);
+// the config file is only the set it starts with.
 import { join, resolve } from 'node:path';
 import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
-import { capabilityFor } from './capabilities/index.ts';
-import { type TranspileOptions, transpileCached } from './components/transpile-cache.ts';
-import { platform } from './components/wit.ts';
-import { checkWorld, describeMismatch } from './components/world-check.ts';
+import type { HostServices } from './capabilities/capability.ts';
+import { type LoadedComponent, loadComponent } from './components/load.ts';
 import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
 import { HostError } from './errors.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
-import { ModuleSupervisor } from './supervisor.ts';
+import { type ModuleInfo, ModuleRuntime, type ModuleSource, type RemoveOptions } from './runtime/module-runtime.ts';
 
-/** The host: one bus, and one supervisor per module. */
 export class Host {
   readonly config: ResolvedConfig;
   readonly bus: Bus;
-  readonly supervisors = new Map<string, ModuleSupervisor>();
+  readonly modules = new Map<string, ModuleRuntime>();
+  readonly services: HostServices;
   readonly #logger: Logger;
-  readonly #store: DurableStore | undefined;
+  readonly #store: DurableStore;
+  /** Names being added, replaced or removed: one change per module at a time. */
+  readonly #changing = new Set<string>();
+  #stopping = false;
 
   constructor(config: ResolvedConfig, logger: Logger) {
     this.config = config;
     this.#logger = logger;
-    if (config.modules.some((m) => m.delivery.durable)) {
-      this.#store = new DurableStore(join(resolve(config.dataDir), 'queues.sqlite'));
-    }
+    const dataDir = resolve(config.dataDir);
+    this.#store = new DurableStore(join(dataDir, 'queues.sqlite'));
     const overflowWarnings = new Map<string, () => void>();
     this.bus = new Bus({
       onOverflow: (subscriber) => {
         let warn = overflowWarnings.get(subscriber);
         if (!warn) {
-          const capacity = this.supervisors.get(subscriber)?.module.delivery.capacity;
+          const capacity = this.modules.get(subscriber)?.spec.delivery.capacity;
           warn = throttledLog(1000, (suppressed) =>
             logger.warn(
               { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
@@ -43,26 +46,96 @@ export class Host {
       store: this.#store,
       onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
+    this.services = { logger, bus: this.bus, dataDir, commit: () => this.bus.commit() };
   }
 
   /**
-   * Loads every component (transpiling through the cache and checking its
-   * world) before starting any, so a bad component stops the host at once with
-   * its name and what does not match, then starts all modules.
+   * Loads every component of the config (transpiling through the cache and
+   * checking its world) before starting any, so a bad component stops the host
+   * at once with its name and what does not match, then starts them all.
    */
   async start(): Promise<void> {
-    // Transpiling runs in worker threads: cache misses load in parallel.
     const loaded = await Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const));
-    for (const [module, componentJs] of loaded) {
-      this.supervisors.set(module.name, new ModuleSupervisor(module, componentJs, this.bus, this.#logger, this.config.logLevel));
-    }
-    await Promise.all([...this.supervisors.values()].map((s) => s.start()));
+    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, 'config')));
   }
 
-  /** Stops intake, lets queued calls finish, then commits and closes the durable queues. */
+  /** Adds and starts a module; rejects if the name is taken or the component does not fit. Resolves after its first start attempt. */
+  async addModule(spec: ResolvedModule, source: ModuleSource = 'api'): Promise<ModuleRuntime> {
+    return this.#exclusive(spec.name, async () => {
+      if (this.modules.has(spec.name)) throw new HostError('EH_MODULE_EXISTS', `a module named ${spec.name} is already running; replace it instead`);
+      return this.#run(spec, await this.#load(spec), source);
+    });
+  }
+
+  /**
+   * Replaces a running module's component and entry. The new component is
+   * loaded and checked before the running module is touched; see
+   * ModuleRuntime.replace for what is kept.
+   */
+  async replaceModule(spec: ResolvedModule): Promise<void> {
+    return this.#exclusive(spec.name, async () => {
+      const runtime = this.modules.get(spec.name);
+      if (!runtime) throw new HostError('EH_MODULE_NOT_FOUND', `no module named ${spec.name}; add it instead`);
+      if (spec.delivery.durable !== runtime.spec.delivery.durable) {
+        throw new HostError(
+          'EH_CONFIG_INVALID',
+          `modules.${spec.name}.delivery.durable: cannot change from ${runtime.spec.delivery.durable} to ${spec.delivery.durable} on a running module; remove it (keeping nothing) and add it again`,
+        );
+      }
+      const component = await this.#load(spec);
+      await runtime.replace(spec, component, this.config.shutdownTimeoutMs);
+    });
+  }
+
+  /** Stops a module and forgets it; see RemoveOptions for what happens to its queue. */
+  async removeModule(name: string, opts: RemoveOptions = {}): Promise<{ drained: boolean; leftQueued: number }> {
+    return this.#exclusive(name, async () => {
+      const runtime = this.modules.get(name);
+      if (!runtime) throw new HostError('EH_MODULE_NOT_FOUND', `no module named ${name}`);
+      const result = await runtime.remove(opts, this.config.shutdownTimeoutMs);
+      this.modules.delete(name);
+      return result;
+    });
+  }
+
+  list(): ModuleInfo[] {
+    return [...this.modules.values()].map((m) => m.info());
+  }
+
+  /** Stops intake everywhere, lets queued calls finish, then commits and closes the durable queues. */
   async stop(): Promise<void> {
-    await Promise.all([...this.supervisors.values()].map((s) => s.stop(this.config.shutdownTimeoutMs)));
-    this.#store?.close();
+    this.#stopping = true;
+    const runtimes = [...this.modules.values()];
+    for (const m of runtimes) m.stopIntake();
+    await Promise.all(runtimes.map((m) => m.stop(this.config.shutdownTimeoutMs)));
+    this.#store.close();
+  }
+
+  async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
+    const runtime = new ModuleRuntime(spec, component, { host: this.services, logLevel: this.config.logLevel, trace: this.config.traceProtocol, source });
+    this.modules.set(spec.name, runtime);
+    await runtime.start();
+    return runtime;
+  }
+
+  async #load(spec: ResolvedModule): Promise<LoadedComponent> {
+    const component = await loadComponent(spec, resolve(this.config.cacheDir));
+    this.#logger.info(
+      { module: spec.name, cache: component.cacheHit ? 'hit' : 'miss', key: component.key, ms: Math.round(component.ms) },
+      component.cacheHit ? 'component loaded from the transpile cache' : 'component transpiled',
+    );
+    return component;
+  }
+
+  async #exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    if (this.#stopping) throw new HostError('EH_HOST_STOPPING', 'the host is stopping');
+    if (this.#changing.has(name)) throw new HostError('EH_MODULE_BUSY', `module ${name} is being changed; try again when that finished`);
+    this.#changing.add(name);
+    try {
+      return await work();
+    } finally {
+      this.#changing.delete(name);
+    }
   }
 
   #deadLetter(module: string, message: BusMessage, reason: string, attempts: number) {
@@ -76,35 +149,4 @@ export class Host {
     this.#logger.warn(fields, `module ${module} failed a message from ${message.topic} ${attempts} times (${reason}); moved it to ${topic}`);
     this.bus.publish(topic, message.payload);
   }
-
-  async #load(module: ResolvedModule): Promise<string> {
-    const transpiled = await transpileCached(module.componentPath, resolve(this.config.cacheDir), transpileOptions(module));
-    this.#logger.info(
-      { module: module.name, cache: transpiled.cacheHit ? 'hit' : 'miss', key: transpiled.key, ms: Math.round(transpiled.ms) },
-      transpiled.cacheHit ? 'component loaded from the transpile cache' : 'component transpiled',
-    );
-    const mismatch = checkWorld(module.worldSpec, transpiled.imports, transpiled.exports);
-    if (mismatch) {
-      throw new HostError(
-        'EH_WORLD_MISMATCH',
-        `modules.${module.name}: ${describeMismatch(module.componentPath, module.worldSpec, mismatch, transpiled.imports, transpiled.exports)}`,
-      );
-    }
-    return transpiled.jsPath;
-  }
-}
-
-/**
- * Functions that wait on host I/O suspend the guest through JSPI; then every
- * export of that world must be callable asynchronously too.
- */
-export function transpileOptions(module: ResolvedModule): TranspileOptions {
-  const { version, interfaces } = platform();
-  const asyncImports: string[] = [];
-  for (const iface of module.worldSpec.imports) {
-    for (const fn of capabilityFor(iface)?.asyncFunctions ?? []) asyncImports.push(`${iface}@${version}#${fn}`);
-  }
-  if (asyncImports.length === 0) return { asyncImports, asyncExports: [] };
-  const asyncExports = module.worldSpec.exports.flatMap((iface) => (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`));
-  return { asyncImports, asyncExports };
 }

@@ -1,6 +1,8 @@
 // edgehost: runs the modules of the host config, each in its own sandbox.
-import { parseCli, usage } from './config/cli.ts';
-import { loadConfig } from './config/load.ts';
+import { dirname, resolve } from 'node:path';
+import { type CliOptions, parseCli } from './config/cli.ts';
+import { usage } from './config/flags.ts';
+import { loadConfig, readRawConfig, worldImports } from './config/load.ts';
 import { HostError } from './errors.ts';
 import { Host } from './host.ts';
 import { createLogger } from './logger.ts';
@@ -11,22 +13,34 @@ function fail(e: unknown): never {
   process.exit(1);
 }
 
-let cli;
+/** `--help` lists the module flags of the config too, when it can be read. */
+function help(cli: CliOptions): string {
+  const file = resolve(cli.config);
+  try {
+    const raw = readRawConfig(file);
+    const modules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, Record<string, unknown>>;
+    return usage(worldImports(modules, dirname(file)), file);
+  } catch {
+    return usage(undefined, file);
+  }
+}
+
+let cli: CliOptions;
 try {
   cli = parseCli(process.argv.slice(2));
 } catch (e) {
   fail(e);
 }
 if (cli.help) {
-  process.stdout.write(usage);
+  process.stdout.write(help(cli));
   process.exit(0);
 }
+if (process.env.EDGEHOST_TRACE_PROTOCOL === '1') cli.traceProtocol = true;
 
-let host: Host;
 try {
   const config = loadConfig(cli);
   const logger = createLogger(config.logLevel);
-  host = new Host(config, logger);
+  const host = new Host(config, logger);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -1,7 +1,7 @@
-import type { DurableStore } from './durable-store.ts';
-import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
 import { topicNameProblem } from '../../packages/mqtt-topic/topic.ts';
 import { TopicIndex } from '../../packages/mqtt-topic/topic-index.ts';
+import type { DurableStore } from './durable-store.ts';
+import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
 
 export { DurableStore } from './durable-store.ts';
 export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';
@@ -152,6 +152,16 @@ export class Bus {
     this.#entries.delete(id);
     for (const filter of entry.subscriber.stats().filters) this.#index.remove(filter, entry);
     return entry.control.close();
+  }
+
+  /** New delivery options for a subscriber (see Subscriber.reconfigure); throws for an unknown id or bad options. */
+  reconfigure(id: string, options: SubscriberOptions): void {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new Error(`subscriber "${id}" does not exist`);
+    const problem = optionsProblem(options);
+    if (problem) throw new Error(`subscriber "${id}": ${problem}`);
+    entry.subscriber.reconfigure(options);
+    entry.noLocal = options.noLocal;
   }
 
   subscriber(id: string): Subscriber | undefined {

@@ -107,7 +107,7 @@ const COMPACT_AT = 1024;
  */
 export class Subscriber {
   readonly id: string;
-  readonly #options: SubscriberOptions;
+  #options: SubscriberOptions;
   readonly #deliver: DeliverFn;
   readonly #link: SubscriberLink;
   readonly #journal: QueueJournal | undefined;
@@ -163,6 +163,18 @@ export class Subscriber {
 
   get options(): Readonly<SubscriberOptions> {
     return this.#options;
+  }
+
+  /**
+   * Takes new delivery options (a replaced module's) for what comes next: a
+   * batch in flight keeps its size; a queue over a smaller capacity drops per
+   * the overflow policy as new messages arrive. Whether the queue is durable
+   * cannot change here: that takes a subscriber of its own.
+   */
+  reconfigure(options: SubscriberOptions): void {
+    if (options.durable !== this.#options.durable) throw new Error(`subscriber "${this.id}": durable cannot change on a live subscriber`);
+    this.#options = { ...options };
+    this.#backoffMs = Math.min(this.#backoffMs, options.retryMaxMs);
   }
 
   /** Throws Error(reason) for an invalid filter; subscribing twice to a filter is a no-op. */

@@ -18,6 +18,8 @@ export interface TranspileOptions {
 export interface Transpiled {
   /** Absolute path of the generated JS; its `instantiate(getCoreModule, imports)` builds an instance. */
   jsPath: string;
+  /** sha256 of the component's bytes: what a deploy names and `GET /v1/modules` shows. */
+  digest: string;
   imports: string[];
   exports: string[];
   cacheHit: boolean;
@@ -33,12 +35,13 @@ export interface Transpiled {
 export async function transpileCached(componentPath: string, cacheDir: string, options: TranspileOptions): Promise<Transpiled> {
   const started = performance.now();
   const bytes = await readFile(componentPath);
+  const digest = createHash('sha256').update(bytes).digest('hex');
   const key = createHash('sha256').update(jcoVersion).update(GLUE_PATCH).update(JSON.stringify(options)).update(bytes).digest('hex').slice(0, 32);
   const dir = join(cacheDir, key);
   const meta = join(dir, 'meta.json');
   if (existsSync(meta)) {
     const { imports, exports } = JSON.parse(await readFile(meta, 'utf8'));
-    return { jsPath: join(dir, 'component.js'), imports, exports, cacheHit: true, key, ms: performance.now() - started };
+    return { jsPath: join(dir, 'component.js'), digest, imports, exports, cacheHit: true, key, ms: performance.now() - started };
   }
   const result = await runTranspileWorker(bytes, options);
   if (!result.ok) {
@@ -59,7 +62,7 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
   } catch {
     await rm(tmp, { recursive: true, force: true }); // someone else finished first: theirs is identical
   }
-  return { jsPath: join(dir, 'component.js'), imports: result.imports, exports: result.exports, cacheHit: false, key, ms: performance.now() - started };
+  return { jsPath: join(dir, 'component.js'), digest, imports: result.imports, exports: result.exports, cacheHit: false, key, ms: performance.now() - started };
 }
 
 // jco 1.35's generated glue calls a debug logger that reads process.env on

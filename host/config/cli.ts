@@ -1,63 +1,64 @@
-import { parseArgs } from 'node:util';
+// Command-line flags. Host-wide flags are fixed; every other flag is a module
+// flag, `--<module>-<suffix>`, where the suffix comes from a capability the
+// module's world imports (see `flags` in host/capabilities/*/index.ts). Module
+// flags are resolved when the config is loaded, since only the config knows
+// the modules (host/config/flags.ts).
 import { HostError } from '../errors.ts';
 
 export interface CliOptions {
   config: string;
-  gatewayAllowedHosts?: string[];
-  gatewayUrl?: string;
-  serverSocketAddresses?: string[];
   logLevel?: string;
   dataDir?: string;
+  traceProtocol: boolean;
   help: boolean;
+  /** `--<module>-<suffix>` flags with their values, in the order given. */
+  moduleFlags: [flag: string, value: string][];
 }
 
-export const usage = `Usage: npm start -- [options]
+interface GlobalFlag {
+  name: string;
+  value?: string;
+  help: string;
+}
 
-Runs the modules listed in the host config, each in its own sandbox.
-
-Options:
-  --config <file>                 Host config (default: config/edgehost.json)
-  --gateway-allowed-host <host>   Host the gateway module may send HTTP requests to; repeatable.
-                                  Forms: host, host:port, scheme://host[:port], *.domain.
-                                  Replaces modules.gateway.grants.outboundHttp.allowedHosts.
-  --gateway-url <url>             Where the gateway posts telemetry (modules.gateway.config.url)
-  --server-socket-address <addr>  Address the server module listens on (ip:port); repeatable.
-                                  Replaces modules.server.grants.socket.listen.
-  --log-level <level>             trace, debug, info, warn, error, fatal or silent
-  --data-dir <dir>                Where durable state is kept (default: data)
-  --help                          Show this text
-
-Examples:
-  npm start -- --gateway-allowed-host 127.0.0.1:8081 --server-socket-address 127.0.0.1:8080
-`;
+/** Host-wide flags; `--help` lists them before the module flags. */
+export const globalFlags: GlobalFlag[] = [
+  { name: 'config', value: '<file>', help: 'Host config (default: config/edgehost.json)' },
+  { name: 'log-level', value: '<level>', help: 'trace, debug, info, warn, error, fatal or silent' },
+  { name: 'data-dir', value: '<dir>', help: 'Where durable state is kept (default: data)' },
+  { name: 'trace-protocol', help: 'Log every message between the main thread and the modules (or EDGEHOST_TRACE_PROTOCOL=1)' },
+  { name: 'help', help: 'Show this text' },
+];
 
 export function parseCli(argv: string[]): CliOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        'gateway-allowed-host': { type: 'string', multiple: true },
-        'gateway-url': { type: 'string' },
-        'server-socket-address': { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        'data-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new HostError('EH_CLI_USAGE', `${(e as Error).message}. Run with --help for the list of options.`);
+  const out: CliOptions = { config: 'config/edgehost.json', traceProtocol: false, help: false, moduleFlags: [] };
+  const usageError = (what: string) => new HostError('EH_CLI_USAGE', `${what}. Run with --help for the list of options.`);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-h' || arg === '--help') {
+      out.help = true;
+      continue;
+    }
+    if (arg === '--trace-protocol') {
+      out.traceProtocol = true;
+      continue;
+    }
+    if (!arg.startsWith('--') || arg === '--') throw usageError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let value: string;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw usageError(`option --${name} needs a value`);
+      value = next;
+      i++;
+    }
+    if (name === 'config') out.config = value;
+    else if (name === 'log-level') out.logLevel = value;
+    else if (name === 'data-dir') out.dataDir = value;
+    else if (!/^[a-z][a-z0-9-]*$/.test(name)) throw usageError(`unknown option --${name}`);
+    else out.moduleFlags.push([`--${name}`, value]);
   }
-  return {
-    config: values.config ?? 'config/edgehost.json',
-    gatewayAllowedHosts: values['gateway-allowed-host'],
-    gatewayUrl: values['gateway-url'],
-    serverSocketAddresses: values['server-socket-address'],
-    logLevel: values['log-level'],
-    dataDir: values['data-dir'],
-    help: values.help ?? false,
-  };
+  return out;
 }

@@ -1,19 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { filterCovers, topicFilterProblem } from '../../packages/mqtt-topic/topic.ts';
-import { capabilities, capabilityFor } from '../capabilities/index.ts';
+import type { RawModule } from '../capabilities/capability.ts';
+import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
 import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
-import { type HostConfig, hostConfig, type ModuleConfig } from './schema.ts';
+import { applyModuleFlags } from './flags.ts';
+import { type HostConfig, hostConfig, type ModuleConfig, moduleConfig, moduleName } from './schema.ts';
 
 export interface ResolvedModule extends ModuleConfig {
   name: string;
   /** Absolute path of the component. */
   componentPath: string;
   worldSpec: World;
-  /** Platform capabilities the world imports, by interface. */
+  /** The capabilities the world imports, in list order. */
+  capabilities: AnyCapability[];
+  /** Their interfaces, as the world imports them. */
   capabilityInterfaces: string[];
 }
 
@@ -22,11 +25,57 @@ export interface ResolvedConfig extends Omit<HostConfig, 'modules'> {
   modules: ResolvedModule[];
 }
 
-type Raw = Record<string, any>;
+type Raw = Record<string, unknown>;
 
 /** Reads, overrides and validates the host config; every problem names the file, the key and the reason. */
 export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig {
   const file = resolve(cwd, cli.config);
+  const raw = readRawConfig(file);
+  const fromFlags = new Map<string, string>();
+  const set = (key: 'logLevel' | 'dataDir', value: string | undefined, flag: string) => {
+    if (value === undefined) return;
+    raw[key] = value;
+    fromFlags.set(key, flag);
+  };
+  set('logLevel', cli.logLevel, '--log-level');
+  set('dataDir', cli.dataDir, '--data-dir');
+  if (cli.traceProtocol) raw.traceProtocol = true;
+  const rawModules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, RawModule>;
+  for (const [path, flag] of applyModuleFlags(cli.moduleFlags, rawModules, worldImports(rawModules, dirname(file)), file)) fromFlags.set(path, flag);
+  const parsed = hostConfig.safeParse(raw);
+  if (!parsed.success) throw invalid(file, parsed.error.issues, fromFlags);
+  const config = parsed.data as HostConfig;
+  const problems: string[] = [];
+  const modules: ResolvedModule[] = [];
+  for (const [name, m] of Object.entries(config.modules)) {
+    if (!m.enabled) continue;
+    const resolved = resolveModule(name, m, { base: dirname(file), where: `${file}: modules.${name}`, problems });
+    if (resolved) modules.push(resolved);
+  }
+  if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
+  if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
+  const { modules: _, ...rest } = config;
+  return { ...rest, file, modules };
+}
+
+/**
+ * Validates one module entry on its own (a deploy through the admin API):
+ * the same checks and the same messages as in a config file, with `where`
+ * naming the source instead of the file.
+ */
+export function loadModuleEntry(name: string, raw: unknown, opts: { base: string; where: string }): ResolvedModule {
+  const nameOk = moduleName.safeParse(name);
+  if (!nameOk.success) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${opts.where}: name "${name}": ${nameOk.error.issues[0].message}`);
+  const parsed = moduleConfig.safeParse(raw);
+  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '');
+  const problems: string[] = [];
+  const resolved = resolveModule(name, parsed.data as ModuleConfig, { ...opts, problems });
+  if (problems.length > 0 || !resolved) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${problems.join('\n  ')}`);
+  return resolved;
+}
+
+/** The file as JSON, not validated yet (flags are applied to it first; `--help` reads module names from it). */
+export function readRawConfig(file: string): Raw {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -36,57 +85,29 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
       `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Pass an existing file with --config.`,
     );
   }
-  let raw: Raw;
   try {
-    raw = JSON.parse(text);
+    const raw = JSON.parse(text);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('the top level is not an object');
+    return raw as Raw;
   } catch (e) {
     throw new HostError('EH_CONFIG_FILE', `${file} is not valid JSON: ${(e as Error).message}`);
   }
-  const fromFlags = applyOverrides(raw, cli, file);
-  const parsed = hostConfig.safeParse(raw);
-  if (!parsed.success) throw invalid(file, parsed.error.issues, fromFlags);
-  return resolveModules(file, parsed.data);
 }
 
-/** Applies command-line overrides to the raw config; returns key path -> flag, to name the flag in errors. */
-function applyOverrides(raw: Raw, cli: CliOptions, file: string): Map<string, string> {
-  const fromFlags = new Map<string, string>();
-  const moduleNamed = (name: string, flag: string): Raw => {
-    const m = raw?.modules?.[name];
-    if (!m || typeof m !== 'object') {
-      throw new HostError('EH_CLI_USAGE', `${flag} applies to the module named "${name}", but ${file} has no modules.${name}`);
+/** Module name -> the interfaces its world imports, for the modules whose world can be read (the rest fail validation later). */
+export function worldImports(rawModules: Record<string, RawModule>, base: string): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const [name, m] of Object.entries(rawModules)) {
+    if (!m || typeof m !== 'object' || typeof m.world !== 'string') continue;
+    try {
+      const pkg = typeof m.wit === 'string' ? readWitPackage(resolve(base, m.wit)) : platform();
+      const world = pkg.worlds.get(m.world);
+      if (world) out.set(name, world.imports);
+    } catch {
+      // reported by validation
     }
-    return m;
-  };
-  const set = (obj: Raw, keys: string[], value: unknown, path: string, flag: string) => {
-    let o = obj;
-    for (const k of keys.slice(0, -1)) o = o[k] && typeof o[k] === 'object' ? o[k] : (o[k] = {});
-    o[keys[keys.length - 1]] = value;
-    fromFlags.set(path, flag);
-  };
-  if (cli.logLevel !== undefined) set(raw, ['logLevel'], cli.logLevel, 'logLevel', '--log-level');
-  if (cli.dataDir !== undefined) set(raw, ['dataDir'], cli.dataDir, 'dataDir', '--data-dir');
-  if (cli.gatewayAllowedHosts) {
-    const flag = '--gateway-allowed-host';
-    set(
-      moduleNamed('gateway', flag),
-      ['grants', 'outboundHttp', 'allowedHosts'],
-      cli.gatewayAllowedHosts,
-      'modules.gateway.grants.outboundHttp.allowedHosts',
-      flag,
-    );
   }
-  if (cli.gatewayUrl !== undefined) {
-    set(moduleNamed('gateway', '--gateway-url'), ['config', 'url'], cli.gatewayUrl, 'modules.gateway.config.url', '--gateway-url');
-  }
-  if (cli.serverSocketAddresses) {
-    const flag = '--server-socket-address';
-    const server = moduleNamed('server', flag);
-    set(server, ['grants', 'socket', 'listen'], cli.serverSocketAddresses, 'modules.server.grants.socket.listen', flag);
-    // The module is told where to listen by the same flag that grants it.
-    set(server, ['config', 'listen'], cli.serverSocketAddresses, 'modules.server.config.listen', flag);
-  }
-  return fromFlags;
+  return out;
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
@@ -95,68 +116,52 @@ function keyPath(path: readonly PropertyKey[]): string {
   return s || '(top level)';
 }
 
-function invalid(file: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>): HostError {
+function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config'): HostError {
   const lines = issues.map((issue) => {
     const path = keyPath(issue.path);
     let reason = issue.message;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
     }
-    const flag = [...fromFlags].find(([p]) => path.startsWith(p))?.[1];
-    return `${file}: ${path}: ${reason}${flag ? ` (from ${flag})` : ''}`;
+    const flag = [...fromFlags].find(([p]) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`))?.[1];
+    return `${where}: ${path}: ${reason}${flag ? ` (from ${flag})` : ''}`;
   });
-  return new HostError('EH_CONFIG_INVALID', `invalid config\n  ${lines.join('\n  ')}`);
+  return new HostError('EH_CONFIG_INVALID', `${header || 'invalid module'}\n  ${lines.join('\n  ')}`);
 }
 
-function resolveModules(file: string, config: HostConfig): ResolvedConfig {
-  const base = dirname(file);
-  const problems: string[] = [];
-  const modules: ResolvedModule[] = [];
-  for (const [name, m] of Object.entries(config.modules)) {
-    const key = `modules.${name}`;
-    if (!m.enabled) continue;
-    const dir = m.wit ? resolve(base, m.wit) : witDir;
-    let world: World | undefined;
-    try {
-      // The host's own package is read once; a module's own WIT folder is read for it.
-      const pkg = m.wit ? readWitPackage(dir) : platform();
-      world = pkg.worlds.get(m.world);
-      if (!world) problems.push(`${file}: ${key}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
-    } catch (e) {
-      problems.push(`${file}: ${key}.wit: cannot read WIT from ${dir}: ${(e as Error).message}`);
-    }
-    const componentPath = resolve(base, m.component);
-    if (!existsSync(componentPath)) {
-      throw new HostError(
-        'EH_COMPONENT_NOT_FOUND',
-        `${file}: ${key}.component: ${componentPath} does not exist. Run "npm run build" to build the reference modules, or fix the path (it is relative to the config file).`,
-      );
-    }
-    if (!world) continue;
-    const capabilityInterfaces = world.imports.filter((i) => capabilityFor(i));
-    // A grant for a capability the world cannot use is a mistake worth stopping for: it would silently do nothing.
-    for (const [grantKey, value] of Object.entries(m.grants)) {
-      if (grantKey === 'environment') continue;
-      const cap = capabilityInterfaces.map(capabilityFor).find((c) => c?.grantKey === grantKey);
-      const isEmpty = JSON.stringify(value) === JSON.stringify(capabilityByKey(grantKey)?.grant.parse({}));
-      if (!cap && !isEmpty) problems.push(`${file}: ${key}.grants.${grantKey}: world "${m.world}" does not import this capability; remove the grant`);
-    }
-    const subscribeGrant = (m.grants.pubsub as { subscribe: string[] }).subscribe;
-    m.subscriptions.forEach((filter, i) => {
-      const problem = topicFilterProblem(filter);
-      if (problem) problems.push(`${file}: ${key}.subscriptions[${i}]: ${problem}`);
-      else if (!subscribeGrant.some((g) => filterCovers(g, filter))) {
-        problems.push(`${file}: ${key}.subscriptions[${i}]: "${filter}" is not covered by ${key}.grants.pubsub.subscribe; add it there`);
-      }
-    });
-    modules.push({ ...m, name, componentPath, worldSpec: world, capabilityInterfaces });
+function resolveModule(name: string, m: ModuleConfig, opts: { base: string; where: string; problems: string[] }): ResolvedModule | undefined {
+  const { base, where, problems } = opts;
+  const dir = m.wit ? resolve(base, m.wit) : witDir;
+  let world: World | undefined;
+  try {
+    // The host's own package is read once; a module's own WIT folder is read for it.
+    const pkg = m.wit ? readWitPackage(dir) : platform();
+    world = pkg.worlds.get(m.world);
+    if (!world) problems.push(`${where}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
+  } catch (e) {
+    problems.push(`${where}.wit: cannot read WIT from ${dir}: ${(e as Error).message}`);
   }
-  if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
-  if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
-  const { modules: _, ...rest } = config;
-  return { ...rest, file, modules };
-}
-
-function capabilityByKey(grantKey: string) {
-  return capabilities.find((c) => c.grantKey === grantKey);
+  const componentPath = resolve(base, m.component);
+  if (!existsSync(componentPath)) {
+    throw new HostError(
+      'EH_COMPONENT_NOT_FOUND',
+      `${where}.component: ${componentPath} does not exist. Run "npm run build" to build the reference modules, or fix the path (it is relative to the config file).`,
+    );
+  }
+  if (!world) return undefined;
+  const caps = capabilitiesOf(world.imports);
+  // A grant for a capability the world cannot use is a mistake worth stopping for: it would silently do nothing.
+  for (const [grantKey, value] of Object.entries(m.grants)) {
+    if (grantKey === 'environment') continue;
+    const cap = caps.find((c) => c.grantKey === grantKey);
+    const isEmpty = JSON.stringify(value) === JSON.stringify(capabilities.find((c) => c.grantKey === grantKey)?.grant.parse({}));
+    if (!cap && !isEmpty) problems.push(`${where}.grants.${grantKey}: world "${m.world}" does not import this capability; remove the grant`);
+  }
+  const input = { name, world: world.name, imports: world.imports, exports: world.exports, entry: m as unknown as Raw };
+  for (const cap of caps) {
+    const grant = cap.grantKey ? m.grants[cap.grantKey] : {};
+    for (const problem of cap.check?.(input, grant) ?? []) problems.push(`${where}.${problem}`);
+  }
+  const capabilityInterfaces = world.imports.filter((i) => caps.some((c) => c.interfaces.includes(i)));
+  return { ...m, name, componentPath, worldSpec: world, capabilities: caps, capabilityInterfaces };
 }

@@ -4,23 +4,21 @@ import { logLevels } from '../logger.ts';
 
 const positiveInt = z.number().int().positive();
 
-export const moduleLimits = z
-  .object({
-    /** A call into the module running longer than this (not counting host I/O it waits on) terminates the module. */
-    callDeadlineMs: positiveInt.default(5000),
-    /** Largest payload the module may publish. */
-    maxMessageBytes: positiveInt.default(1024 * 1024),
-    /** Heap of the module's worker thread (JS glue, not the guest's linear memory). */
-    workerHeapMb: positiveInt.default(256),
-    /** The guest's linear memory, checked after every call; over it, the module is restarted. */
-    maxMemoryMb: positiveInt.default(128),
-    /** Publishes per second (a burst of one second's worth is allowed); 0 = no limit. */
-    publishPerSecond: z.number().int().min(0).default(100_000),
-    /** Outbound HTTP requests per second (a burst of one second's worth is allowed); 0 = no limit. */
-    httpRequestsPerSecond: z.number().int().min(0).default(1000),
-  })
-  .strict();
-export type ModuleLimits = z.infer<typeof moduleLimits>;
+/** Limits of the module's sandbox itself; capabilities add their own keys (see `capabilities[].limits`). */
+const coreLimits = {
+  /** A call into the module running longer than this (not counting host I/O it waits on) terminates the module. */
+  callDeadlineMs: positiveInt.default(5000),
+  /** Heap of the module's worker thread (JS glue, not the guest's linear memory). */
+  workerHeapMb: positiveInt.default(64),
+  /** The guest's linear memory; past it, the module is restarted. */
+  maxMemoryMb: positiveInt.default(128),
+};
+
+const limitsShape: z.ZodRawShape = { ...coreLimits };
+for (const c of capabilities) Object.assign(limitsShape, c.limits ?? {});
+export const moduleLimits = z.object(limitsShape).strict();
+/** Every limit by key: the sandbox's and every capability's. */
+export type ModuleLimits = z.infer<typeof moduleLimits> & z.infer<z.ZodObject<typeof coreLimits>> & Record<string, number>;
 
 export const deliveryOptions = z
   .object({
@@ -58,6 +56,12 @@ export const restartPolicy = z
     /** More crashes than this within `windowMs` marks the module failed: it is not restarted again. */
     maxCrashes: positiveInt.default(10),
     windowMs: positiveInt.default(60_000),
+    /**
+     * Starts in a row that fail before the module is ready (init returned an
+     * error, or trapped) after which it is marked failed: such failures are
+     * nearly always a bad config or a bug, which retrying does not fix.
+     */
+    maxStartFailures: positiveInt.default(3),
   })
   .strict();
 export type RestartPolicy = z.infer<typeof restartPolicy>;
@@ -69,6 +73,8 @@ const grantShape: Record<string, z.ZodType> = {
 };
 for (const c of capabilities) if (c.grantKey) grantShape[c.grantKey] = c.grant.prefault({});
 export const grants = z.object(grantShape).strict();
+
+export const moduleName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'module names are lowercase letters, digits and dashes, starting with a letter');
 
 export const moduleConfig = z
   .object({
@@ -93,7 +99,7 @@ export const moduleConfig = z
     restart: restartPolicy.prefault({}),
   })
   .strict();
-export type ModuleConfig = z.infer<typeof moduleConfig>;
+export type ModuleConfig = Omit<z.infer<typeof moduleConfig>, 'limits'> & { limits: ModuleLimits };
 
 export const hostConfig = z
   .object({
@@ -105,7 +111,9 @@ export const hostConfig = z
     cacheDir: z.string().default('.cache/transpile'),
     /** How long SIGINT/SIGTERM waits for modules to finish their current call. */
     shutdownTimeoutMs: positiveInt.default(5000),
-    modules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'module names are lowercase letters, digits and dashes'), moduleConfig),
+    /** Log every message between the main thread and the modules' workers (also --trace-protocol). */
+    traceProtocol: z.boolean().default(false),
+    modules: z.record(moduleName, moduleConfig),
   })
   .strict();
-export type HostConfig = z.infer<typeof hostConfig>;
+export type HostConfig = Omit<z.infer<typeof hostConfig>, 'modules'> & { modules: Record<string, ModuleConfig> };

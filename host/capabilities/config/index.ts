@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { Capability } from '../capability.ts';
+import { defineCapability } from '../capability.ts';
 
 /** A module reads its own config, and only its own: nothing to grant. */
-export const config: Capability<Record<string, never>> = {
+export const config = defineCapability({
   name: 'config',
-  interface: 'edgehost:platform/config',
+  interfaces: ['edgehost:platform/config'],
   grant: z.object({}).strict(),
-  loadHost: () => import('./host.ts'),
-};
+  worker: new URL('./worker.ts', import.meta.url).href,
+});

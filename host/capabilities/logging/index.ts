@@ -1,10 +1,14 @@
 import { z } from 'zod';
-import type { Capability } from '../capability.ts';
+import { defineCapability } from '../capability.ts';
 
-/** Every module may log; lines carry the module's name. */
-export const logging: Capability<Record<string, never>> = {
+/** Every module may log; lines carry the module's name. Nothing to grant, but lines are budgeted. */
+export const logging = defineCapability({
   name: 'logging',
-  interface: 'edgehost:platform/logging',
+  interfaces: ['edgehost:platform/logging'],
   grant: z.object({}).strict(),
-  loadHost: () => import('./host.ts'),
-};
+  limits: {
+    /** Guest log lines per second (a burst of one second's worth); past it, lines are counted and summarised, not written. 0 = no limit. */
+    logLinesPerSecond: z.number().int().min(0).default(200),
+  },
+  worker: new URL('./worker.ts', import.meta.url).href,
+});

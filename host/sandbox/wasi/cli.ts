@@ -38,7 +38,13 @@ function lineSink(write: (line: string) => void) {
 
 export function createCli(env: [string, string][], logger: Logger) {
   const out = lineSink((line) => logger.info({ stream: 'stdout' }, line));
-  const err = lineSink((line) => logger.warn({ stream: 'stderr' }, line));
+  // The last stderr lines are kept to explain a trap that follows them (a runtime panic).
+  const recentStderr: string[] = [];
+  const err = lineSink((line) => {
+    recentStderr.push(line);
+    if (recentStderr.length > 8) recentStderr.shift();
+    logger.warn({ stream: 'stderr' }, line);
+  });
   const stdout = new OutputStream(out.sink);
   const stderr = new OutputStream(err.sink);
   const stdin = new InputStream();
@@ -48,6 +54,10 @@ export function createCli(env: [string, string][], logger: Logger) {
     flush() {
       out.flush();
       err.flush();
+    },
+    recentStderr() {
+      err.flush();
+      return [...recentStderr];
     },
     interfaces: {
       // Only granted variables, no arguments, no working directory: nothing about the host leaks.

@@ -20,5 +20,5 @@ export function createWasi(opts: { env: [string, string][]; logger: Logger; deni
     'wasi:io/streams': streams,
     ...createDeniedWasi(opts.denied),
   };
-  return { interfaces, flush: cli.flush };
+  return { interfaces, flush: cli.flush, recentStderr: cli.recentStderr };
 }

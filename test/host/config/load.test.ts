@@ -86,11 +86,57 @@ test('a flag for a module the config lacks says which module it needs', () => {
   assert.match(e.message, /--gateway-url applies to the module named "gateway", but .* has no modules\.gateway/);
 });
 
-test('an unknown flag is a usage error', () => {
-  assert.throws(
-    () => parseCli(['--gateway-alowed-host', 'x']),
-    (e: HostError) => e.code === 'EH_CLI_USAGE' && /--help/.test(e.message),
+test('an unknown flag is a usage error that lists the flags this config has', () => {
+  const file = setup({ gateway: { component: 'a.wasm', world: 'gateway' } });
+  const e = loadError(file, '--gateway-alowed-host', 'x');
+  assert.equal(e.code, 'EH_CLI_USAGE');
+  assert.match(e.message, /unknown option --gateway-alowed-host\./);
+  assert.match(e.message, /module options for .*: --gateway-allowed-host, --gateway-url\./);
+  assert.match(e.message, /--help/);
+});
+
+test('a flag without a value, or an argument that is not a flag, is a usage error', () => {
+  for (const argv of [['--config'], ['--gateway-url'], ['stray']]) {
+    assert.throws(
+      () => parseCli(argv),
+      (e: HostError) => e.code === 'EH_CLI_USAGE' && /--help/.test(e.message),
+      argv.join(' '),
+    );
+  }
+});
+
+test('module flags come from module names: --uplink-allowed-host and --broker-socket-address for modules uplink and broker', () => {
+  const file = setup({ uplink: { component: 'a.wasm', world: 'gateway' }, broker: { component: 'b.wasm', world: 'server' } });
+  const config = loadConfig(
+    parseCli([
+      '--config',
+      file,
+      '--uplink-allowed-host',
+      '127.0.0.1:8081',
+      '--uplink-url',
+      'http://127.0.0.1:8081/in',
+      '--broker-socket-address',
+      '127.0.0.1:1884',
+    ]),
   );
+  const uplink = config.modules.find((m) => m.name === 'uplink')!;
+  const broker = config.modules.find((m) => m.name === 'broker')!;
+  assert.deepEqual(uplink.grants.outboundHttp, {
+    allowedHosts: ['127.0.0.1:8081'],
+    defaultTimeoutMs: 10_000,
+    maxResponseBytes: 4194304,
+    maxRequestBytes: 16777216,
+  });
+  assert.equal(uplink.config.url, 'http://127.0.0.1:8081/in');
+  assert.deepEqual((broker.grants.socket as { listen: string[] }).listen, ['127.0.0.1:1884']);
+  assert.deepEqual(broker.config.listen, ['127.0.0.1:1884']);
+});
+
+test('a module gets only the flags of the capabilities its world imports', () => {
+  const file = setup({ uplink: { component: 'a.wasm', world: 'gateway' } });
+  const e = loadError(file, '--uplink-socket-address', '127.0.0.1:1884');
+  assert.equal(e.code, 'EH_CLI_USAGE');
+  assert.match(e.message, /module "uplink" has no socket capability/);
 });
 
 test('a file that is not JSON is reported as such', () => {

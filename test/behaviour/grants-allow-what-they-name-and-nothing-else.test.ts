@@ -2,9 +2,9 @@
 // sandbox.test.ts is given one environment variable and one HTTP target.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostProcess, writeConfig } from '../../support/host-process.ts';
-import { HttpSink } from '../../support/http-sink.ts';
-import { driver, gateway, testGuest } from '../../support/modules.ts';
+import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
+import { driver, gateway, testGuest } from '../support/modules.ts';
 
 test('a granted environment variable and a granted HTTP target are reachable, and nothing else', async () => {
   const results = await new HttpSink().listen();

@@ -1,34 +1,14 @@
+// Outbound HTTP for one module, on the main thread: every request and every
+// redirect hop is checked against the module's allowed hosts before anything
+// touches the network (DNS included), and each module has its own connection
+// pool, which outlives its instances.
 import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
-import { err, type ModuleContext, ok } from '../capability.ts';
+import { err, ok, type ServiceHalf } from '../capability.ts';
 import { allowEntryFor, isAllowed, parseAllowedHosts } from './allowed-hosts.ts';
-import type { OutboundHttpGrant } from './index.ts';
-
-/** `request` from wit/outbound-http.wit, as jco hands it over. */
-export interface HttpRequest {
-  method: 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete' | 'options';
-  url: string;
-  headers: [string, string][];
-  body?: Uint8Array;
-  timeoutMs?: number;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: [string, string][];
-  body: Uint8Array;
-}
-
-export type HttpError =
-  | { tag: 'denied'; val: string }
-  | { tag: 'invalid'; val: string }
-  | { tag: 'timeout' }
-  | { tag: 'network'; val: string }
-  | { tag: 'too-large' }
-  | { tag: 'limited'; val: string };
-
-export type SendResult = { tag: 'ok'; val: HttpResponse } | { tag: 'err'; val: HttpError };
+import type { OutboundHttpGrant, OutboundHttpOps } from './index.ts';
+import type { HttpError, HttpRequest, HttpResponse, SendResult } from './types.ts';
 
 const METHODS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'options']);
 const MAX_REDIRECTS = 5;
@@ -62,7 +42,7 @@ const invalid = (val: string) => err<HttpError>({ tag: 'invalid', val });
 const network = (val: string) => err<HttpError>({ tag: 'network', val });
 const timeout = () => err<HttpError>({ tag: 'timeout' });
 
-export function create(ctx: ModuleContext, grant: OutboundHttpGrant) {
+export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (_host, module, grant) => {
   const allowed = parseAllowedHosts(grant.allowedHosts);
   // One pool per module: connections are reused across its requests, and one
   // module's sockets are never handed to another.
@@ -78,16 +58,11 @@ export function create(ctx: ModuleContext, grant: OutboundHttpGrant) {
     allowGetBody: true,
     headers: { 'user-agent': USER_AGENT },
   });
-  ctx.onClose(() => {
-    agents.http.destroy();
-    agents.https.destroy();
-  });
 
   const deny = (url: URL) => {
     const entry = allowEntryFor(url);
-    const key = `modules.${ctx.moduleName}.grants.outboundHttp.allowedHosts`;
-    const allowWith = ctx.moduleName === 'gateway' ? `--gateway-allowed-host ${entry} (or ${key})` : `add "${entry}" to ${key}`;
-    return err<HttpError>({ tag: 'denied', val: ctx.denied('outbound-http', url.origin, allowWith) });
+    const key = `modules.${module.name}.grants.outboundHttp.allowedHosts`;
+    return err<HttpError>({ tag: 'denied', val: module.denied(url.origin, `--${module.name}-allowed-host ${entry} (or ${key})`) });
   };
 
   async function follow(first: URL, req: HttpRequest, headers: Headers, timeoutMs: number): Promise<SendResult> {
@@ -127,34 +102,35 @@ export function create(ctx: ModuleContext, grant: OutboundHttpGrant) {
   }
 
   return {
-    async send(req: HttpRequest): Promise<SendResult> {
-      if (!METHODS.has(req.method)) return invalid(`unknown method: ${String(req.method)}`);
-      let url: URL;
-      try {
-        url = new URL(req.url);
-      } catch {
-        return invalid(`not an absolute URL: ${req.url}`);
-      }
-      const problem = urlProblem(url);
-      if (problem) return invalid(problem);
-      const headers = requestHeaders(req.headers);
-      if (typeof headers === 'string') return invalid(headers);
-      if (req.body && req.body.length > grant.maxRequestBytes) {
-        return invalid(`request body of ${req.body.length} bytes exceeds the limit of ${grant.maxRequestBytes} (grants.outboundHttp.maxRequestBytes)`);
-      }
-      const timeoutMs = req.timeoutMs ?? grant.defaultTimeoutMs;
-      if (timeoutMs < 1) return invalid('timeout-ms must be at least 1');
-      // Checked before anything touches the network, DNS included.
-      if (!isAllowed(allowed, url)) return deny(url);
-      if (!ctx.allow('http'))
-        return err<HttpError>({
-          tag: 'limited',
-          val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)`,
-        });
-      return ctx.waitFor(follow(url, req, headers, timeoutMs));
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+    handlers: {
+      async send(req: HttpRequest): Promise<SendResult> {
+        if (!METHODS.has(req.method)) return invalid(`unknown method: ${String(req.method)}`);
+        let url: URL;
+        try {
+          url = new URL(req.url);
+        } catch {
+          return invalid(`not an absolute URL: ${req.url}`);
+        }
+        const problem = urlProblem(url);
+        if (problem) return invalid(problem);
+        const headers = requestHeaders(req.headers);
+        if (typeof headers === 'string') return invalid(headers);
+        if (req.body && req.body.length > grant.maxRequestBytes) {
+          return invalid(`request body of ${req.body.length} bytes exceeds the limit of ${grant.maxRequestBytes} (grants.outboundHttp.maxRequestBytes)`);
+        }
+        const timeoutMs = req.timeoutMs ?? grant.defaultTimeoutMs;
+        if (timeoutMs < 1) return invalid('timeout-ms must be at least 1');
+        // Checked before anything touches the network, DNS included.
+        if (!isAllowed(allowed, url)) return deny(url);
+        return follow(url, req, headers, timeoutMs);
+      },
     },
   };
-}
+};
 
 function urlProblem(url: URL): string | undefined {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `only http and https URLs are supported, not ${url.protocol} (${url.href})`;
@@ -222,14 +198,14 @@ function exchange(
     });
     stream.on('end', () => {
       if (!response) return resolve(network('the connection ended without a response'));
-      const body = Buffer.concat(chunks, size);
-      resolve(
-        ok({
-          status: response.statusCode ?? 0,
-          headers: pairs(response.rawHeaders),
-          body: new Uint8Array(body.buffer, body.byteOffset, body.length),
-        }),
-      );
+      // One buffer of its own (Buffer.concat may hand out a slice of a shared pool).
+      const body = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        body.set(c, at);
+        at += c.length;
+      }
+      resolve(ok({ status: response.statusCode ?? 0, headers: pairs(response.rawHeaders), body }));
     });
     stream.on('error', (e: Error & { code?: string }) => {
       if (e.name === 'TimeoutError') return resolve(timeout());

@@ -1,11 +1,15 @@
+// A module's listeners and connections, on the main thread. Listeners outlive
+// the module's instances (a restarted instance that listens again adopts the
+// bound socket, so there is no window in which the port is closed), while
+// connections belong to the instance that was told about them: the guest's
+// state for them is gone when it ends, so they are closed with it.
 import http from 'node:http';
 import net from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
-import { hostError, type ModuleContext, ok } from '../capability.ts';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { ServiceHalf } from '../capability.ts';
 import { parseListenAddress } from './address.ts';
-import type { SocketGrant } from './index.ts';
+import type { SocketEvent, SocketGrant, SocketOps } from './index.ts';
 
-const HANDLER = 'edgehost:platform/socket-handler';
 /** Received bytes handed to the guest but not yet handled, above which every connection stops reading. */
 export const GUEST_BACKLOG_BYTES = 1024 * 1024;
 /** A connection the guest closed whose peer does not finish the close in time is cut. */
@@ -13,20 +17,9 @@ const CLOSE_GRACE_MS = 10_000;
 /** A connection that has not said whether it is TCP or WebSocket by then is cut: it holds a connection slot. */
 const HANDSHAKE_MS = 10_000;
 // ws buffers a whole message before handing it over; its default (100 MiB) is
-// far more than a worker should hold for one peer.
+// far more than the host should hold for one peer.
 const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 const HTTP_GET = Buffer.from('GET ');
-// RFC 6455 4.1: a subprotocol is an RFC 7230 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-export type Transport = 'tcp' | 'websocket';
-export interface ConnectionInfo {
-  id: number;
-  localAddress: string;
-  remoteAddress: string;
-  transport: Transport;
-}
-export type SocketEvent = { tag: 'opened'; val: ConnectionInfo } | { tag: 'data'; val: [number, Uint8Array] } | { tag: 'closed'; val: number };
 
 interface Listener {
   /** As the guest gave it: connections report it as their local address. */
@@ -35,6 +28,9 @@ interface Listener {
   server: net.Server;
   /** Hands peeked HTTP connections to `ws`; never listens itself. */
   http?: http.Server;
+  /** The instance that last listened on it; one that was not re-adopted by a new instance is closed. */
+  instance: number;
+  bound: Promise<void>;
 }
 
 interface Connection {
@@ -47,68 +43,78 @@ interface Connection {
   paused: boolean;
   /** The guest closed it (or the host is cutting it): nothing more is sent or delivered. */
   closing: boolean;
-  /** The guest asked to close: sends it queued before that still go out. */
-  closeRequested?: boolean;
   closeTimer?: NodeJS.Timeout;
 }
 
-export function create(ctx: ModuleContext, grant: SocketGrant) {
-  const granted = new Set(grant.listen.map((a) => parseListenAddress(a).text));
+export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, grant) => {
+  const logger = module.logger;
   const listeners = new Map<string, Listener>();
   /** Every accepted socket, opened or still being told apart: the connection limit counts them all. */
   const sockets = new Set<net.Socket>();
   const connections = new Map<number, Connection>();
   let nextId = 1;
   let refusing = false;
+  let intake = true;
+  /** The instance events go to; 0 while none is ready (events wait, connections are not read). */
+  let instance = 0;
+  /** The instance that is starting or ready: the one whose `listen` calls arrive now. */
+  let current = 0;
 
   // Events of one event-loop turn go to the guest in one call: crossing into
   // the guest per packet would cost more than handling it.
   let batch: SocketEvent[] = [];
   let batchBytes = 0;
+  let flushScheduled = false;
   /** Received bytes queued for the guest or in a call it has not returned from. */
   let backlog = 0;
   let guestBehind = false;
 
+  const settleBacklog = (bytes: number) => {
+    backlog -= bytes;
+    if (guestBehind && backlog <= GUEST_BACKLOG_BYTES) {
+      guestBehind = false;
+      logger.debug({ backlog }, 'guest caught up: reading resumed');
+      for (const c of connections.values()) updateFlow(c);
+    }
+  };
+
   const flush = () => {
+    flushScheduled = false;
+    const worker = module.readyWorker();
+    if (!worker || instance === 0 || batch.length === 0) return;
     const events = batch;
     const bytes = batchBytes;
     batch = [];
     batchBytes = 0;
-    ctx
-      .callGuest(HANDLER, 'handleEvents', [events])
-      // A rejection is a guest trap, which the worker handles; here it only settles the backlog.
+    worker
+      .request('events', events)
+      // A rejection is a guest trap, which the runtime handles; here it only settles the backlog.
       .catch(() => {})
-      .finally(() => {
-        backlog -= bytes;
-        if (guestBehind && backlog <= GUEST_BACKLOG_BYTES) {
-          guestBehind = false;
-          ctx.logger.debug({ backlog }, 'guest caught up: reading resumed');
-          for (const c of connections.values()) updateFlow(c);
-        }
-      });
+      .finally(() => settleBacklog(bytes));
   };
   const emit = (event: SocketEvent, bytes = 0) => {
-    if (batch.length === 0) setImmediate(flush);
     batch.push(event);
     batchBytes += bytes;
     backlog += bytes;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
     if (!guestBehind && backlog > GUEST_BACKLOG_BYTES) {
       guestBehind = true;
-      ctx.logger.debug({ backlog, limit: GUEST_BACKLOG_BYTES }, 'guest is behind: reading paused on all connections');
+      logger.debug({ backlog, limit: GUEST_BACKLOG_BYTES }, 'guest is behind: reading paused on all connections');
       for (const c of connections.values()) updateFlow(c);
     }
   };
 
   const updateFlow = (c: Connection) => {
     // A closing connection keeps reading so that the peer's FIN (or close frame) is seen.
-    const pause = !c.closing && (c.writeBlocked || guestBehind);
+    const pause = !c.closing && (c.writeBlocked || guestBehind || instance === 0);
     if (pause === c.paused) return;
     c.paused = pause;
     if (c.ws) pause ? c.ws.pause() : c.ws.resume();
     else pause ? c.socket.pause() : c.socket.resume();
   };
-
-  const unsent = (c: Connection) => (c.ws ? c.ws.bufferedAmount : c.socket.writableLength);
 
   const open = (socket: net.Socket, listener: Listener, ws?: WebSocket): Connection => {
     socket.setTimeout(0);
@@ -155,7 +161,7 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
       }
     });
     ws.on('close', () => gone(c));
-    ws.on('error', (e) => ctx.logger.debug({ connection: c.id, err: e }, 'websocket error'));
+    ws.on('error', (e) => logger.debug({ connection: c.id, err: e }, 'websocket error'));
     c.paused = false;
     updateFlow(c);
   };
@@ -182,13 +188,13 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
   };
 
   const accept = (socket: net.Socket, listener: Listener) => {
-    socket.on('error', (e) => ctx.logger.debug({ remoteAddress: remoteAddressOf(socket), err: e }, 'connection error'));
-    if (sockets.size >= grant.maxConnections) {
+    socket.on('error', (e) => logger.debug({ remoteAddress: remoteAddressOf(socket), err: e }, 'connection error'));
+    if (sockets.size >= grant.maxConnections || !intake) {
       socket.destroy();
-      if (!refusing) {
+      if (!refusing && intake) {
         refusing = true;
-        ctx.logger.warn(
-          { module: ctx.moduleName, address: listener.address, limit: grant.maxConnections },
+        logger.warn(
+          { address: listener.address, limit: grant.maxConnections },
           `connection limit reached: refusing new connections (grants.socket.maxConnections is ${grant.maxConnections})`,
         );
       }
@@ -240,111 +246,137 @@ export function create(ctx: ModuleContext, grant: SocketGrant) {
     else c.socket.destroy();
   };
 
-  ctx.onStopIntake(() => {
-    for (const l of listeners.values()) l.server.close();
-  });
-
-  ctx.onClose(async () => {
+  const cutAll = () => {
     for (const c of connections.values()) cut(c);
-    for (const s of sockets) s.destroy();
-    await Promise.all([...listeners.values()].map((l) => new Promise((resolve) => l.server.close(resolve))));
-  });
-
-  const serverAddressHint = (address: string) => {
-    const key = `modules.${ctx.moduleName}.grants.socket.listen`;
-    return ctx.moduleName === 'server' ? `--server-socket-address ${address} (or ${key})` : `add "${address}" to ${key}`;
+    // Sockets still being told apart (TCP or WebSocket) belong to no instance yet: they stay.
+    connections.clear();
+    batch = [];
+    backlog -= batchBytes;
+    batchBytes = 0;
   };
 
+  const closeListener = (key: string, l: Listener) => {
+    listeners.delete(key);
+    l.server.close();
+    logger.info({ address: key }, 'stopped listening');
+  };
+
+  const hint = (address: string) => `--${module.name}-socket-address ${address} (or modules.${module.name}.grants.socket.listen)`;
+
+  const unsent = (c: Connection) => (c.ws ? c.ws.bufferedAmount : c.socket.writableLength);
+
   return {
-    listen(address: string, websocketSubprotocol?: string) {
-      let parsed: ReturnType<typeof parseListenAddress>;
-      try {
-        parsed = parseListenAddress(address);
-      } catch (e) {
-        return hostError.invalid((e as Error).message);
-      }
-      if (!granted.has(parsed.text)) {
-        return hostError.denied(ctx.denied('socket', `listen ${parsed.text}`, serverAddressHint(parsed.text)));
-      }
-      if (websocketSubprotocol !== undefined && !TOKEN.test(websocketSubprotocol)) {
-        return hostError.invalid(`"${websocketSubprotocol}" is not a WebSocket subprotocol name`);
-      }
-      if (listeners.has(parsed.text)) return hostError.failed(`already listening on ${parsed.text}`);
-
-      const listener: Listener = { address, subprotocol: websocketSubprotocol, server: net.createServer() };
-      if (websocketSubprotocol !== undefined) listener.http = webSocketFront(listener, websocketSubprotocol);
-      listeners.set(parsed.text, listener);
-      const { server } = listener;
-      server.on('connection', (socket) => accept(socket, listener));
-
-      // Binding finishes after this call returns: the outcome reaches the worker
-      // through whenStarted, which fails the module's start if it rejects.
-      const bound = new Promise<void>((resolve, reject) => {
-        const failed = (e: NodeJS.ErrnoException) => {
-          listeners.delete(parsed.text);
-          const message = `cannot listen on ${parsed.text}: ${bindProblem(e)}; free it or grant another address (${serverAddressHint('<ip:port>')})`;
-          ctx.logger.error({ address: parsed.text, err: e }, message);
-          reject(new Error(message));
-        };
-        server.once('error', failed);
-        server.once('listening', () => {
-          server.off('error', failed);
-          server.on('error', (e) => ctx.logger.error({ address: parsed.text, err: e }, 'listener error'));
-          ctx.logger.info({ address: parsed.text, websocket: websocketSubprotocol !== undefined }, 'listening');
-          resolve();
+    handlers: {
+      listen({ address, subprotocol }) {
+        const n = current;
+        const parsed = parseListenAddress(address);
+        const existing = listeners.get(parsed.text);
+        if (existing && existing.subprotocol === subprotocol) {
+          // A new instance listening again keeps the bound socket.
+          existing.instance = n;
+          return existing.bound;
+        }
+        if (existing) closeListener(parsed.text, existing);
+        const server = net.createServer();
+        const listener: Listener = { address, subprotocol, server, instance: n, bound: Promise.resolve() };
+        if (subprotocol !== undefined) listener.http = webSocketFront(listener, subprotocol);
+        listeners.set(parsed.text, listener);
+        server.on('connection', (s) => accept(s, listener));
+        listener.bound = new Promise<void>((resolve, reject) => {
+          const failed = (e: NodeJS.ErrnoException) => {
+            listeners.delete(parsed.text);
+            const message = `cannot listen on ${parsed.text}: ${bindProblem(e)}; free it or grant another address (${hint('<ip:port>')})`;
+            logger.error({ address: parsed.text, err: e }, message);
+            reject(new Error(message));
+          };
+          server.once('error', failed);
+          server.once('listening', () => {
+            server.off('error', failed);
+            server.on('error', (e) => logger.error({ address: parsed.text, err: e }, 'listener error'));
+            logger.info({ address: parsed.text, websocket: subprotocol !== undefined }, 'listening');
+            resolve();
+          });
         });
-      });
-      // Marked handled now: the worker only awaits startup work after init returns.
-      bound.catch(() => {});
-      ctx.whenStarted(bound);
-      server.listen({ host: parsed.host, port: parsed.port });
-      return ok(undefined);
-    },
+        listener.bound.catch(() => {});
+        server.listen({ host: parsed.host, port: parsed.port });
+        return listener.bound;
+      },
 
-    send(id: number, data: Uint8Array) {
-      const c = connections.get(id);
-      const writable = c && !c.closing && (c.ws ? c.ws.readyState === WebSocket.OPEN : c.socket.writable);
-      if (!c || !writable) return hostError.invalid(`connection ${id} is not open`);
-      const queued = unsent(c);
-      // A backlog is what marks a peer that does not read; a single large write
-      // to a connection that keeps up is not refused.
-      if (queued > 0 && queued + data.length > grant.maxBufferedBytes) {
-        ctx.logger.warn(
-          { module: ctx.moduleName, connection: id, remoteAddress: c.remoteAddress, limit: grant.maxBufferedBytes, unsent: queued },
-          'peer is not reading: closing the connection (grants.socket.maxBufferedBytes)',
-        );
-        cut(c);
-        return hostError.limited(`connection ${id}: more than ${grant.maxBufferedBytes} unsent bytes; the connection is closed`);
-      }
-      // Held until the guest's earlier publishes are committed: this may be the
-      // acknowledgement (PUBACK) of a message the client must not have to resend.
-      ctx.afterPublished(() => {
-        if (c.socket.destroyed || (c.closing && !c.closeRequested)) return;
+      send({ id, data }) {
+        const c = connections.get(id);
+        if (!c || c.closing) return;
+        const queued = unsent(c);
+        // A backlog is what marks a peer that does not read.
+        if (queued > 0 && queued + data.length > grant.maxBufferedBytes) {
+          logger.warn(
+            { connection: id, remoteAddress: c.remoteAddress, limit: grant.maxBufferedBytes, unsent: queued },
+            'peer is not reading: closing the connection (grants.socket.maxBufferedBytes)',
+          );
+          cut(c);
+          return;
+        }
+        // This may acknowledge a message the guest published just before (an
+        // MQTT PUBACK): what it published must be durable before the peer hears of it.
+        host.commit();
         if (c.ws) c.ws.send(data, { binary: true });
         else c.socket.write(data);
         if (c.socket.writableNeedDrain && !c.writeBlocked) {
           c.writeBlocked = true;
           updateFlow(c);
         }
-      });
-      return ok(undefined);
-    },
+      },
 
-    close(id: number) {
-      const c = connections.get(id);
-      if (!c || c.closing) return;
-      c.closing = true;
-      c.closeRequested = true;
-      // After the sends queued before it, which may wait for a commit.
-      ctx.afterPublished(() => {
+      close(id) {
+        const c = connections.get(id);
+        if (!c || c.closing) return;
+        c.closing = true;
+        host.commit();
         if (c.ws) c.ws.close(1000);
         else c.socket.end();
         c.closeTimer = setTimeout(() => cut(c), CLOSE_GRACE_MS);
         updateFlow(c);
-      });
+      },
+    },
+
+    instanceStarting(n) {
+      instance = 0;
+      current = n;
+    },
+
+    instanceReady(n) {
+      instance = n;
+      // A listener the new instance did not listen on again is not wanted any more.
+      for (const [key, l] of listeners) if (l.instance !== n) closeListener(key, l);
+      for (const c of connections.values()) updateFlow(c);
+      if (batch.length > 0) flush();
+    },
+
+    instanceEnded() {
+      instance = 0;
+      cutAll();
+    },
+
+    stopIntake() {
+      intake = false;
+      for (const [key, l] of listeners) closeListener(key, l);
+    },
+
+    async close() {
+      intake = false;
+      cutAll();
+      for (const s of sockets) s.destroy();
+      await Promise.all(
+        [...listeners.values()].map(
+          (l) =>
+            new Promise((resolve) => {
+              l.server.close(resolve);
+            }),
+        ),
+      );
+      listeners.clear();
     },
   };
-}
+};
 
 function bindProblem(e: NodeJS.ErrnoException): string {
   switch (e.code) {

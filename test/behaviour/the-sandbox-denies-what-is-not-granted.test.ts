@@ -3,10 +3,10 @@
 // the host and the other modules kept working.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HostProcess, writeConfig } from '../../support/host-process.ts';
-import { HttpSink } from '../../support/http-sink.ts';
-import { driver, gateway, telemetry, testGuest } from '../../support/modules.ts';
-import { freePort } from '../../support/ports.ts';
+import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
+import { driver, gateway, telemetry, testGuest } from '../support/modules.ts';
+import { freePort } from '../support/ports.ts';
 
 interface ProbeResult {
   case: string;

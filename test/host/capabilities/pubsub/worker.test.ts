@@ -1,40 +1,34 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { create } from '../../../../host/capabilities/pubsub/host.ts';
-import { pubsubGrant } from '../../../../host/capabilities/pubsub/index.ts';
+import { type PubsubOps, pubsubGrant } from '../../../../host/capabilities/pubsub/index.ts';
+import { create } from '../../../../host/capabilities/pubsub/worker.ts';
 import { moduleLimits } from '../../../../host/config/schema.ts';
-import type { WorkerToMain } from '../../../../host/sandbox/protocol.ts';
-import { fakeModuleContext } from '../../../support/module-context.ts';
+import { fakeWorkerContext } from '../../../support/capability-fakes.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
+type Result = { tag: string; val?: unknown };
+type Pubsub = Record<'publish' | 'subscribe' | 'unsubscribe', (...args: unknown[]) => Result>;
 
-function setup(grant: { publish?: string[]; subscribe?: string[] }, limits: Partial<ReturnType<typeof moduleLimits.parse>> = {}, allow = () => true) {
-  const posted: WorkerToMain[] = [];
-  const afterCall: (() => void)[] = [];
-  const fake = fakeModuleContext('m', {
-    limits: { ...moduleLimits.parse({}), ...limits },
-    post: (m) => posted.push(m),
-    afterCall: (fn) => afterCall.push(fn),
-    allow,
-  });
-  const host = create(fake.ctx, pubsubGrant.parse(grant));
-  const endCall = () => afterCall.forEach((f) => f());
-  return { host, posted, denials: fake.denials, endCall };
+function setup(grant: { publish?: string[]; subscribe?: string[] }, limits: Record<string, number> = {}, allow = () => true) {
+  const fake = fakeWorkerContext<PubsubOps>('m', { limits: { ...(moduleLimits.parse({}) as Record<string, number>), ...limits }, allow });
+  const host = create(fake.ctx, pubsubGrant.parse(grant))['edgehost:platform/pubsub'] as unknown as Pubsub;
+  return { host, sent: fake.sent, denials: fake.denials };
 }
 
-test('publishes inside the grant leave the worker in one message when the call ends, in order', () => {
-  const { host, posted, endCall } = setup({ publish: ['telemetry/#'] });
+test('publishes inside the grant go to the service as one op per run of publishes, in order with the rest', () => {
+  const { host, sent } = setup({ publish: ['telemetry/#'], subscribe: ['#'] });
   assert.deepEqual(host.publish('telemetry/a', bytes('1')), { tag: 'ok', val: undefined });
   assert.deepEqual(host.publish('telemetry/b', bytes('2')), { tag: 'ok', val: undefined });
-  assert.equal(posted.length, 0);
-  endCall();
-  assert.equal(posted.length, 1);
-  const [m] = posted as Extract<WorkerToMain, { t: 'publish' }>[];
+  host.subscribe('x');
+  host.publish('telemetry/c', bytes('3'));
   assert.deepEqual(
-    m.messages.map((x) => x.topic),
-    ['telemetry/a', 'telemetry/b'],
+    sent.map((s) => [s.op, Array.isArray(s.args) ? s.args.map((m: { topic: string }) => m.topic) : s.args]),
+    [
+      ['publish', ['telemetry/a', 'telemetry/b']],
+      ['subscribe', 'x'],
+      ['publish', ['telemetry/c']],
+    ],
   );
-  assert.equal(m.seq, 0); // the fake context counts no publishes; the worker's does
 });
 
 test('a publish outside the grant is denied with the key that would allow it', () => {
@@ -42,9 +36,7 @@ test('a publish outside the grant is denied with the key that would allow it', (
   const r = host.publish('commands/x', bytes('1'));
   assert.equal(r.tag, 'err');
   assert.equal((r.val as { tag: string }).tag, 'denied');
-  assert.deepEqual(denials, [
-    { capability: 'pubsub', target: 'publish to commands/x', allowWith: 'add "commands/x" (or a filter matching it) to modules.m.grants.pubsub.publish' },
-  ]);
+  assert.deepEqual(denials, [{ target: 'publish to commands/x', allowWith: 'add "commands/x" (or a filter matching it) to modules.m.grants.pubsub.publish' }]);
 });
 
 test('an empty grant denies every publish and subscribe', () => {
@@ -68,9 +60,12 @@ test('topics with wildcards and oversized payloads are invalid; a rate-limited p
 });
 
 test('a subscription must be covered by a subscribe grant', () => {
-  const { host, posted } = setup({ subscribe: ['sensors/#'] });
+  const { host, sent } = setup({ subscribe: ['sensors/#'] });
   assert.deepEqual(host.subscribe('sensors/+/temp'), { tag: 'ok', val: undefined });
   assert.equal((host.subscribe('#').val as { tag: string }).tag, 'denied');
   assert.equal((host.subscribe('sensors/#/x').val as { tag: string }).tag, 'invalid');
-  assert.deepEqual(posted, [{ t: 'subscribe', filter: 'sensors/+/temp' }]);
+  assert.deepEqual(
+    sent.map((x) => [x.op, x.args]),
+    [['subscribe', 'sensors/+/temp']],
+  );
 });

@@ -3,9 +3,9 @@
 // against real HTTP servers on loopback.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostProcess, type LogLine } from '../../support/host-process.ts';
-import { HttpSink } from '../../support/http-sink.ts';
-import { freePort } from '../../support/ports.ts';
+import { HostProcess, type LogLine } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
+import { freePort } from '../support/ports.ts';
 
 interface Reading {
   deviceId: string;

@@ -2,9 +2,9 @@
 // when the sink comes back every reading arrives, in order per device, none lost.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostProcess, writeConfig } from '../../support/host-process.ts';
-import { HttpSink } from '../../support/http-sink.ts';
-import { gateway, telemetry } from '../../support/modules.ts';
+import { HostProcess, writeConfig } from '../support/host-process.ts';
+import { HttpSink } from '../support/http-sink.ts';
+import { gateway, telemetry } from '../support/modules.ts';
 
 interface Reading {
   deviceId: string;

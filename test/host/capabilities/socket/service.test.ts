@@ -5,9 +5,10 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { WebSocket } from 'ws';
-import { create, GUEST_BACKLOG_BYTES, type SocketEvent } from '../../../../host/capabilities/socket/host.ts';
-import { type SocketGrant, socketGrant } from '../../../../host/capabilities/socket/index.ts';
-import { fakeModuleContext } from '../../../support/module-context.ts';
+import { type SocketEvent, type SocketGrant, type SocketOps, socketGrant } from '../../../../host/capabilities/socket/index.ts';
+import { bind, GUEST_BACKLOG_BYTES } from '../../../../host/capabilities/socket/service.ts';
+import { create } from '../../../../host/capabilities/socket/worker.ts';
+import { fakeService, fakeWorkerContext } from '../../../support/capability-fakes.ts';
 
 interface LogLine {
   level: number;
@@ -15,9 +16,18 @@ interface LogLine {
   [key: string]: unknown;
 }
 
+type Result = { tag: 'ok'; val: undefined } | { tag: 'err'; val: { tag: string; val: string } };
+interface SocketImports {
+  listen(address: string, subprotocol: string | undefined): Result;
+  send(id: number, data: Uint8Array): Result;
+  close(id: number): void;
+}
+
 /**
- * A ModuleContext that records what the host functions do: events handed to the
- * guest, denials, log lines. `gate` lets a test hold the guest's calls.
+ * Both halves of the socket capability wired together in this process, as the
+ * host wires them across a worker: the worker half's ops go to the service,
+ * the service's events go to the worker half, which hands them to a fake
+ * guest that records them. `gate` lets a test hold the guest's calls.
  */
 function fakeContext(moduleName = 'server') {
   const events: SocketEvent[] = [];
@@ -29,7 +39,7 @@ function fakeContext(moduleName = 'server') {
   };
   let gate: Promise<void> = Promise.resolve();
   const logger = pino(
-    { level: 'debug' },
+    { level: 'debug', base: { module: moduleName } },
     {
       write(line: string) {
         logs.push(JSON.parse(line));
@@ -37,8 +47,16 @@ function fakeContext(moduleName = 'server') {
       },
     },
   );
-  const fake = fakeModuleContext(moduleName, {
+  let toService: Record<string, (args: unknown) => unknown> = {};
+  let toWorker: Record<string, (args: unknown) => unknown> = {};
+  const service = fakeService<SocketOps>(moduleName, { logger, toWorker: { events: (batch) => toWorker.events(batch) as Promise<void> } });
+  const worker = fakeWorkerContext<SocketOps>(moduleName, {
     logger,
+    service: {
+      request: (op, args) => Promise.resolve(toService[op](args)) as Promise<never>,
+      notify: (op, args) => void toService[op](args),
+      append: () => {},
+    },
     callGuest(iface, fn, args) {
       assert.equal(iface, 'edgehost:platform/socket-handler');
       assert.equal(fn, 'handleEvents');
@@ -49,18 +67,30 @@ function fakeContext(moduleName = 'server') {
       return gate;
     },
   });
-  const { ctx, denials, startup } = fake;
+  let binding: ReturnType<typeof bind> | undefined;
   /** Resolves once `check` holds, re-checked whenever an event or log line arrives. */
   const until = (check: () => boolean) => (check() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ check, resolve })));
   return {
-    ctx,
+    /** The guest's socket imports for `grant`, with the service bound and an instance ready. */
+    create(grant: SocketGrant): SocketImports {
+      binding = bind(service.host, service.module, grant);
+      toService = binding.handlers as unknown as typeof toService;
+      const imports = create(worker.ctx, grant)['edgehost:platform/socket'] as unknown as SocketImports;
+      toWorker = worker.handlers() as unknown as typeof toWorker;
+      binding.instanceStarting?.(1);
+      binding.instanceReady?.(1);
+      return imports;
+    },
     events,
     batches,
-    denials,
+    denials: worker.denials,
     logs,
     until,
-    started: () => Promise.all(startup),
-    close: fake.close,
+    commits: service.commits,
+    started: () => Promise.all(worker.startup),
+    close: async () => {
+      await binding?.close?.();
+    },
     hold() {
       let release!: () => void;
       gate = new Promise<void>((r) => (release = r));
@@ -92,7 +122,7 @@ async function listening(fields: Partial<SocketGrant> = {}, subprotocol?: string
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const f = fakeContext();
-  const host = create(f.ctx, grantFor({ listen: [address], ...fields }));
+  const host = f.create(grantFor({ listen: [address], ...fields }));
   assert.deepEqual(host.listen(address, subprotocol), { tag: 'ok', val: undefined });
   await f.started();
   cleanups.push(f.close);
@@ -121,18 +151,34 @@ async function openWebSocket(port: number, protocols: string[] = ['mqtt']) {
   return ws;
 }
 
+/**
+ * Sends 16 KiB chunks to a peer that does not read, a turn of the event loop
+ * apart, until the host closes the connection; sends after that are invalid.
+ * Fails if the host never closes it (256 MiB).
+ */
+async function sendUntilClosed(s: Awaited<ReturnType<typeof listening>>, id: number) {
+  const chunk = new Uint8Array(16 * 1024);
+  for (let sent = 0; !s.closed(id); sent += chunk.length) {
+    assert.ok(sent < 256 * 1024 * 1024, 'the host never closed a peer that does not read');
+    assert.equal(s.host.send(id, chunk).tag, 'ok');
+    await new Promise((r) => setImmediate(r));
+  }
+  const r = s.host.send(id, chunk);
+  assert.equal(r.tag, 'err');
+  assert.equal(r.tag === 'err' && r.val.tag, 'invalid');
+}
+
 describe('listen', () => {
   test('an address that is not granted is denied and not bound', async () => {
     const [granted, other] = [await freePort(), await freePort()];
     const f = fakeContext();
-    const host = create(f.ctx, grantFor({ listen: [`127.0.0.1:${granted}`] }));
+    const host = f.create(grantFor({ listen: [`127.0.0.1:${granted}`] }));
     const r = host.listen(`127.0.0.1:${other}`, undefined);
     assert.equal(r.tag, 'err');
     assert.equal(r.val.tag, 'denied');
     assert.match(r.val.val, new RegExp(`listen 127\\.0\\.0\\.1:${other}`));
     assert.deepEqual(f.denials, [
       {
-        capability: 'socket',
         target: `listen 127.0.0.1:${other}`,
         allowWith: `--server-socket-address 127.0.0.1:${other} (or modules.server.grants.socket.listen)`,
       },
@@ -142,16 +188,16 @@ describe('listen', () => {
     assert.equal((e as NodeJS.ErrnoException).code, 'ECONNREFUSED');
   });
 
-  test('other modules are told the config key only', () => {
+  test('any module is told its own flag and config key', () => {
     const f = fakeContext('broker');
-    const host = create(f.ctx, grantFor({}));
+    const host = f.create(grantFor({}));
     host.listen('127.0.0.1:1883', undefined);
-    assert.equal(f.denials[0].allowWith, 'add "127.0.0.1:1883" to modules.broker.grants.socket.listen');
+    assert.equal(f.denials[0].allowWith, '--broker-socket-address 127.0.0.1:1883 (or modules.broker.grants.socket.listen)');
   });
 
   test('a malformed address is invalid', () => {
     const f = fakeContext();
-    const host = create(f.ctx, grantFor({ listen: ['127.0.0.1:1883'] }));
+    const host = f.create(grantFor({ listen: ['127.0.0.1:1883'] }));
     for (const bad of ['localhost:1883', '127.0.0.1', '::1:1883', '127.0.0.1:0', 'nope']) {
       const r = host.listen(bad, undefined);
       assert.equal(r.tag, 'err', bad);
@@ -166,7 +212,7 @@ describe('listen', () => {
     await once(squatter, 'listening');
     try {
       const f = fakeContext();
-      const host = create(f.ctx, grantFor({ listen: [`127.0.0.1:${port}`] }));
+      const host = f.create(grantFor({ listen: [`127.0.0.1:${port}`] }));
       assert.equal(host.listen(`127.0.0.1:${port}`, undefined).tag, 'ok');
       await assert.rejects(f.started(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`));
       assert.ok(f.logs.some((l) => l.level === 50 && l.address === `127.0.0.1:${port}`));
@@ -273,24 +319,14 @@ describe('tcp connections', () => {
     s.host.close(4242);
   });
 
-  test('a client that does not read is closed past maxBufferedBytes and send returns limited', async () => {
+  test('a client that does not read is closed past maxBufferedBytes, and the guest is told it closed', async () => {
     const limit = 64 * 1024;
     const s = await listening({ maxBufferedBytes: limit });
     const c = await connect(s.port);
     c.pause();
     await s.until(() => s.opened().length === 1);
     const { id, remoteAddress } = s.opened()[0];
-    const chunk = new Uint8Array(16 * 1024);
-    let result: ReturnType<typeof s.host.send> = { tag: 'ok', val: undefined };
-    let sent = 0;
-    // The kernel's socket buffers take the first megabytes; then the host's own queue grows.
-    while (result.tag === 'ok' && sent < 256 * 1024 * 1024) {
-      result = s.host.send(id, chunk);
-      sent += chunk.length;
-    }
-    assert.equal(result.tag, 'err');
-    assert.equal(result.val.tag, 'limited');
-    await s.until(() => s.closed(id));
+    await sendUntilClosed(s, id);
     const warning = s.logs.find((l) => l.level === 40 && l.connection === id);
     assert.ok(warning);
     assert.equal(warning.remoteAddress, remoteAddress);
@@ -342,7 +378,7 @@ describe('tcp connections', () => {
   test('closing the module closes listeners and connections', async () => {
     const port = await freePort();
     const f = fakeContext();
-    const host = create(f.ctx, grantFor({ listen: [`127.0.0.1:${port}`] }));
+    const host = f.create(grantFor({ listen: [`127.0.0.1:${port}`] }));
     host.listen(`127.0.0.1:${port}`, undefined);
     await f.started();
     const c = await connect(port);
@@ -443,12 +479,7 @@ describe('websocket on the same port', () => {
     ws.pause();
     await s.until(() => s.opened().length === 1);
     const { id } = s.opened()[0];
-    const chunk = new Uint8Array(16 * 1024);
-    let result: ReturnType<typeof s.host.send> = { tag: 'ok', val: undefined };
-    for (let sent = 0; result.tag === 'ok' && sent < 256 * 1024 * 1024; sent += chunk.length) result = s.host.send(id, chunk);
-    assert.equal(result.tag, 'err');
-    assert.equal(result.val.tag, 'limited');
-    await s.until(() => s.closed(id));
+    await sendUntilClosed(s, id);
     ws.terminate();
   });
 });

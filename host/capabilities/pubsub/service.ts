@@ -1,0 +1,71 @@
+// The module's end of the bus: its subscriber (queue, filters, delivery loop)
+// lives here on the main thread and outlives the module's instances, so
+// messages queue while the module restarts, sleeps or is replaced.
+import type { BusMessage, SubscriberOptions } from '../../bus/bus.ts';
+import type { ServiceHalf } from '../capability.ts';
+import type { PubsubGrant, PubsubOps } from './index.ts';
+
+export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) => {
+  const entry = () => module.entry as { delivery: SubscriberOptions; subscriptions: string[] };
+  const subscriber = host.bus.addSubscriber(module.name, entry().delivery, async (batch: BusMessage[]) => {
+    const worker = module.readyWorker();
+    if (!worker) throw new Error(`module ${module.name} is not running`);
+    try {
+      await worker.request(
+        'deliver',
+        batch.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: m.publishedAt })),
+      );
+    } catch (e) {
+      const reason = (e as Error).message;
+      module.logger.warn(
+        { messages: batch.length, reason },
+        `module ${module.name} did not handle a batch of ${batch.length} messages (${reason}); it will be retried, or dead-lettered after delivery.maxAttempts`,
+      );
+      throw e;
+    }
+  });
+  for (const filter of entry().subscriptions) subscriber.subscribe(filter);
+  // Nothing is delivered until an instance is ready.
+  subscriber.pause();
+
+  return {
+    handlers: {
+      publish(messages) {
+        for (const m of messages) {
+          try {
+            host.bus.publish(m.topic, m.payload, module.name);
+          } catch (e) {
+            // The worker checked the topic; what fails here is a durable queue refusing the write.
+            module.logger.error(
+              { err: e, topic: m.topic },
+              `a message module ${module.name} published to ${m.topic} could not be queued everywhere: ${(e as Error).message}`,
+            );
+          }
+        }
+      },
+      subscribe: (filter) => {
+        subscriber.subscribe(filter);
+      },
+      unsubscribe: (filter) => {
+        subscriber.unsubscribe(filter);
+      },
+    },
+    instanceReady: () => subscriber.resume(),
+    instanceEnded: () => subscriber.pause(),
+    stopIntake: () => subscriber.pause(),
+    drain: () => {
+      // No new messages; the ones queued are still delivered.
+      for (const filter of subscriber.stats().filters) subscriber.unsubscribe(filter);
+      return subscriber.idle();
+    },
+    update(_grant, next) {
+      const { delivery, subscriptions } = next as { delivery: SubscriberOptions; subscriptions: string[] };
+      host.bus.reconfigure(module.name, delivery);
+      for (const filter of subscriptions) subscriber.subscribe(filter);
+    },
+    close: () => {
+      // A durable queue's rows stay in the store, for a later module of the same name.
+      host.bus.removeSubscriber(module.name);
+    },
+  };
+};

@@ -1,0 +1,52 @@
+import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import { hostError, ok, type WorkerHalf } from '../capability.ts';
+import type { PubsubGrant, PubsubOps, WireMessage } from './index.ts';
+
+const HANDLER = 'edgehost:platform/message-handler';
+
+export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant) => {
+  const grantKey = (list: 'publish' | 'subscribe') => `modules.${ctx.moduleName}.grants.pubsub.${list}`;
+  const maxMessageBytes = ctx.limits.maxMessageBytes;
+
+  ctx.handle({
+    deliver: (messages: WireMessage[]) => {
+      const batch = messages.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: BigInt(m.publishedAt) }));
+      return ctx.callGuest(HANDLER, 'handle', [batch]).then(() => undefined);
+    },
+  });
+
+  return {
+    'edgehost:platform/pubsub': {
+      publish(topic: string, payload: Uint8Array) {
+        const problem = topicNameProblem(topic);
+        if (problem) return hostError.invalid(problem);
+        if (!grant.publish.some((f) => topicMatches(f, topic))) {
+          return hostError.denied(ctx.denied(`publish to ${topic}`, `add "${topic}" (or a filter matching it) to ${grantKey('publish')}`));
+        }
+        if (payload.length > maxMessageBytes) {
+          return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${maxMessageBytes} (limits.maxMessageBytes)`);
+        }
+        if (!ctx.allow('publishPerSecond'))
+          return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
+        // Publishes of one call cross as one op, in order with everything else the module sends.
+        ctx.service.append('publish', { topic, payload });
+        return ok(undefined);
+      },
+      subscribe(filter: string) {
+        const problem = topicFilterProblem(filter);
+        if (problem) return hostError.invalid(problem);
+        if (!grant.subscribe.some((g) => filterCovers(g, filter))) {
+          return hostError.denied(ctx.denied(`subscribe to ${filter}`, `add "${filter}" (or a filter covering it) to ${grantKey('subscribe')}`));
+        }
+        ctx.service.notify('subscribe', filter);
+        return ok(undefined);
+      },
+      unsubscribe(filter: string) {
+        const problem = topicFilterProblem(filter);
+        if (problem) return hostError.invalid(problem);
+        ctx.service.notify('unsubscribe', filter);
+        return ok(undefined);
+      },
+    },
+  };
+};

@@ -1,0 +1,66 @@
+import { hostError, ok, type WorkerHalf } from '../capability.ts';
+import { parseListenAddress } from './address.ts';
+import type { SocketEvent, SocketGrant, SocketOps } from './index.ts';
+
+const HANDLER = 'edgehost:platform/socket-handler';
+// RFC 6455 4.1: a subprotocol is an RFC 7230 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export const create: WorkerHalf<SocketGrant, SocketOps>['create'] = (ctx, grant) => {
+  const granted = new Set(grant.listen.map((a) => parseListenAddress(a).text));
+  const listening = new Set<string>();
+  /** Connections the guest has been told about and has not closed: sends to others are refused here. */
+  const open = new Set<number>();
+  const hint = (address: string) => `--${ctx.moduleName}-socket-address ${address} (or modules.${ctx.moduleName}.grants.socket.listen)`;
+
+  ctx.handle({
+    events: (events: SocketEvent[]) => {
+      for (const e of events) {
+        if (e.tag === 'opened') open.add(e.val.id);
+        else if (e.tag === 'closed') open.delete(e.val);
+      }
+      return ctx.callGuest(HANDLER, 'handleEvents', [events]).then(() => undefined);
+    },
+  });
+
+  return {
+    'edgehost:platform/socket': {
+      listen(address: string, websocketSubprotocol?: string) {
+        let parsed: ReturnType<typeof parseListenAddress>;
+        try {
+          parsed = parseListenAddress(address);
+        } catch (e) {
+          return hostError.invalid((e as Error).message);
+        }
+        if (!granted.has(parsed.text)) return hostError.denied(ctx.denied(`listen ${parsed.text}`, hint(parsed.text)));
+        if (websocketSubprotocol != null && !TOKEN.test(websocketSubprotocol)) {
+          return hostError.invalid(`"${websocketSubprotocol}" is not a WebSocket subprotocol name`);
+        }
+        if (listening.has(parsed.text)) return hostError.failed(`already listening on ${parsed.text}`);
+        listening.add(parsed.text);
+        // Binding finishes after this call returns: a failure during init fails the module's start.
+        const bound = ctx.service.request('listen', { address, subprotocol: websocketSubprotocol ?? undefined });
+        bound.catch(() => listening.delete(parsed.text));
+        ctx.whenStarted(bound);
+        return ok(undefined);
+      },
+
+      send(id: number, data: Uint8Array) {
+        if (!open.has(id)) return hostError.invalid(`connection ${id} is not open`);
+        // Refused before the bytes are copied anywhere: one send may not exceed what a connection may hold unsent.
+        if (data.length > grant.maxBufferedBytes) {
+          return hostError.limited(
+            `a send of ${data.length} bytes exceeds the ${grant.maxBufferedBytes} a connection may hold unsent (grants.socket.maxBufferedBytes)`,
+          );
+        }
+        ctx.service.notify('send', { id, data });
+        return ok(undefined);
+      },
+
+      close(id: number) {
+        if (!open.delete(id)) return;
+        ctx.service.notify('close', id);
+      },
+    },
+  };
+};
