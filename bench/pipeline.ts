@@ -120,7 +120,7 @@ class StampedSink {
     await Promise.race([sleep(WARMUP_MS), failed]);
     this.sink.requests.length = 0; // the warm-up's bodies are not needed: free them
     // This process's main thread runs the sink (and nothing else meanwhile).
-    const sinkCpu = () => procCpu(process.pid, [])['main'] ?? 0;
+    const sinkCpu = () => procCpu(process.pid, []).main ?? 0;
     const cpuFrom: Record<string, number> = { ...(await cpuNow()), '(sink)': sinkCpu() };
     const machineFrom = machineCpu();
     const from = performance.now();

@@ -148,7 +148,10 @@ async function acceptsConnections(child: ChildProcess, port: number, output: () 
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited at start\n${output()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connectTcp(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;

@@ -174,7 +174,8 @@ export class Bus {
   }
 
   #overflowed(id: string, dropped: BusMessage) {
-    (this.#drops ??= []).push([id, dropped]);
+    this.#drops ??= [];
+    this.#drops.push([id, dropped]);
   }
 
   /**

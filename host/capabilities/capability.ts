@@ -30,6 +30,8 @@ export interface CapabilityFlag {
   suffix: string;
   /** Placeholder for `--help`: `<host>`. */
   value: string;
+  /** A value for the example line of `--help`. */
+  example?: string;
   multiple: boolean;
   /** One line for `--help`; `<module>` is replaced by the module's name. */
   help: string;
@@ -39,6 +41,15 @@ export interface CapabilityFlag {
    * config error can name the flag the value came from.
    */
   apply(entry: RawModule, values: string[]): string[];
+}
+
+/** The object at `key` of a raw module entry, created when missing: where a flag writes its values. */
+export function section(entry: RawModule, key: string): RawModule {
+  const value = entry[key];
+  if (value && typeof value === 'object' && !Array.isArray(value)) return value as RawModule;
+  const created: RawModule = {};
+  entry[key] = created;
+  return created;
 }
 
 /** What a capability may check about a module at config time (no I/O). */

@@ -89,8 +89,14 @@ export function usage(modules: Map<string, readonly string[]> | undefined, file:
   }
   lines.push('', 'Every module gets these options, by the capabilities its world imports:');
   for (const cap of capabilities) {
-    for (const spec of cap.flags ?? []) row(`--<module>-${spec.suffix} ${spec.value}`, `(${cap.name}) ${spec.help.replaceAll('<module>', 'the module')}`);
+    for (const spec of cap.flags ?? []) row(`--<module>-${spec.suffix} ${spec.value}`, `(${cap.name}) ${spec.help}`);
   }
-  lines.push('', 'Examples:', '  npm start -- --gateway-allowed-host 127.0.0.1:8081 --server-socket-address 127.0.0.1:8080', '');
+  const examples = moduleFlagsOf(modules ?? new Map()).filter((f) => f.spec.example !== undefined);
+  if (examples.length > 0) {
+    // One flag per capability, as the config's modules would be started.
+    const picked = examples.filter((f, i) => examples.findIndex((g) => g.spec === f.spec) === i).slice(0, 3);
+    lines.push('', 'Example:', `  npm start -- ${picked.map((f) => `${f.flag} ${f.spec.example}`).join(' ')}`);
+  }
+  lines.push('');
   return lines.join('\n');
 }

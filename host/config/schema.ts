@@ -81,7 +81,7 @@ export const moduleConfig = z
     /** Path of the component (.wasm), relative to the config file. */
     component: z.string().min(1),
     /** World the component must target: telemetry, gateway, server (or a world in `wit`). */
-    world: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a world name such as "telemetry"'),
+    world: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a world name: lowercase letters, digits and dashes'),
     /** Folder of the WIT package that defines `world`, relative to the config file; default: the host's wit/. */
     wit: z.string().optional(),
     enabled: z.boolean().default(true),

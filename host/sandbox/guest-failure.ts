@@ -50,7 +50,7 @@ export function diagnoseGuestFailure(_error: unknown, during: string, stderr: st
     const [, message, stack] = exception;
     return {
       code: 'EH_MODULE_TRAP',
-      message: `${witName} threw: ${unescape(message)}${stack ? ` (${unescape(stack).trim()})` : ''}`,
+      message: `${witName} threw: ${unescapeDebug(message)}${stack ? ` (${unescapeDebug(stack).trim()})` : ''}`,
       detail: text,
     };
   }
@@ -58,7 +58,7 @@ export function diagnoseGuestFailure(_error: unknown, during: string, stderr: st
 }
 
 /** Rust's Debug escapes, back to text. */
-function unescape(s: string): string {
+function unescapeDebug(s: string): string {
   return s.replace(/\\n/g, ' ').replace(/\\(["\\])/g, '$1');
 }
 

@@ -43,8 +43,6 @@ export class WorkerInstance {
   readonly #wasi: ReturnType<typeof createWasi>;
   /** Calls into the guest run one after another, in the order they were queued. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** The WIT function the guest is running now, for messages about what went wrong in it. */
-  #current: string | undefined;
   #stopping = false;
   #ended = false;
 
@@ -106,7 +104,6 @@ export class WorkerInstance {
       if (!target) {
         this.#fatal(new Error(`module ${this.#init.moduleName} does not export ${iface}#${fn}`), `${iface}#${fn}`);
       }
-      this.#current = `${iface}#${fn}`;
       this.#clock.start();
       try {
         return await target(...args);
@@ -123,7 +120,6 @@ export class WorkerInstance {
         throw e;
       } finally {
         this.#clock.stop();
-        this.#current = undefined;
         const used = this.#memoryBytes();
         if (used > this.#maxMemoryBytes) {
           this.#fatal(

@@ -3,6 +3,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, tempDir, testCacheDir } from './paths.ts';
 
+/** Resolves the waiters whose condition holds; returns the rest. */
+export function settle<W>(waiters: W[], holds: (w: W) => boolean, resolve: (w: W) => void): W[] {
+  const rest: W[] = [];
+  for (const w of waiters) {
+    if (holds(w)) resolve(w);
+    else rest.push(w);
+  }
+  return rest;
+}
+
 export interface LogLine {
   level: number;
   msg: string;
@@ -41,8 +51,7 @@ export class HostProcess {
     let buffered = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) !== -1) {
+      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
         const text = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         let line: LogLine;
@@ -52,7 +61,11 @@ export class HostProcess {
           line = { level: 30, msg: text };
         }
         this.lines.push(line);
-        this.#waiters = this.#waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+        this.#waiters = settle(
+          this.#waiters,
+          (w) => w.match(line),
+          (w) => w.resolve(line),
+        );
       }
     });
     this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));

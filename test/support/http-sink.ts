@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { settle } from './host-process.ts';
 
 export interface SinkRequest {
   method: string;
@@ -74,12 +75,22 @@ export class HttpSink {
         () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.requests.length} requests so far)`)),
         timeoutMs,
       );
-      this.#waiters.push({ check, resolve: () => (clearTimeout(timer), resolve()) });
+      this.#waiters.push({
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   }
 
   #wake() {
-    this.#waiters = this.#waiters.filter((w) => (w.check() ? (w.resolve(), false) : true));
+    this.#waiters = settle(
+      this.#waiters,
+      (w) => w.check(),
+      (w) => w.resolve(),
+    );
   }
 
   /** Stops listening and drops open connections: clients get "connection refused". */

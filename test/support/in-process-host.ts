@@ -5,7 +5,7 @@ import pino from 'pino';
 import { parseCli } from '../../host/config/cli.ts';
 import { loadConfig, loadModuleEntry, type ResolvedModule } from '../../host/config/load.ts';
 import { Host } from '../../host/host.ts';
-import { type LogLine, writeConfig } from './host-process.ts';
+import { type LogLine, settle, writeConfig } from './host-process.ts';
 import { tempDir } from './paths.ts';
 
 export interface InProcessHost {
@@ -28,7 +28,11 @@ export async function startHost(modules: Record<string, unknown>, extra: Record<
       write(text: string) {
         const line = JSON.parse(text) as LogLine;
         lines.push(line);
-        waiters = waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+        waiters = settle(
+          waiters,
+          (w) => w.match(line),
+          (w) => w.resolve(line),
+        );
       },
     },
   );

@@ -1,53 +1,10 @@
 import { z } from 'zod';
-import { defineCapability, type Op, type RawModule } from '../capability.ts';
-import { parseAllowedHost } from './allowed-hosts.ts';
-import type { HttpRequest, SendResult } from './types.ts';
+import { defineCapability, section } from '../capability.ts';
+import { type OutboundHttpGrant, outboundHttpGrant } from './grant.ts';
+import type { OutboundHttpOps } from './ops.ts';
 
-const entry = z.string().superRefine((s, ctx) => {
-  try {
-    parseAllowedHost(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
-
-export const outboundHttpGrant = z
-  .object({
-    /** `host`, `host:port`, `scheme://host[:port]` or `*.domain`; empty allows nothing. */
-    allowedHosts: z.array(entry).default([]),
-    /** Used when a request gives no timeout. */
-    defaultTimeoutMs: z.number().int().positive().default(10_000),
-    /** Larger responses fail with `too-large`. */
-    maxResponseBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(4 * 1024 * 1024),
-    /** Larger request bodies fail with `invalid`. */
-    maxRequestBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(16 * 1024 * 1024),
-  })
-  .strict();
-export type OutboundHttpGrant = z.infer<typeof outboundHttpGrant>;
-
-export interface OutboundHttpOps {
-  toService: {
-    /** One request, redirects followed within the grant; the guest is suspended meanwhile. */
-    send: Op<HttpRequest, SendResult>;
-  };
-  toWorker: Record<never, Op>;
-}
-
-const section = (entry: RawModule, key: string): RawModule => {
-  const value = entry[key];
-  if (value && typeof value === 'object') return value as RawModule;
-  const created: RawModule = {};
-  entry[key] = created;
-  return created;
-};
+export { type OutboundHttpGrant, outboundHttpGrant } from './grant.ts';
+export type { OutboundHttpOps } from './ops.ts';
 
 export const outboundHttp = defineCapability<OutboundHttpGrant, OutboundHttpOps>({
   name: 'outbound-http',
@@ -62,6 +19,7 @@ export const outboundHttp = defineCapability<OutboundHttpGrant, OutboundHttpOps>
   flags: [
     {
       suffix: 'allowed-host',
+      example: '127.0.0.1:8081',
       value: '<host>',
       multiple: true,
       help: 'Host <module> may send HTTP requests to; repeatable. Forms: host, host:port, scheme://host[:port], *.domain. Replaces modules.<module>.grants.outboundHttp.allowedHosts.',

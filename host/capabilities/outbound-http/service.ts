@@ -7,7 +7,8 @@ import https from 'node:https';
 import got, { type Got } from 'got';
 import { err, ok, type ServiceHalf } from '../capability.ts';
 import { allowEntryFor, isAllowed, parseAllowedHosts } from './allowed-hosts.ts';
-import type { OutboundHttpGrant, OutboundHttpOps } from './index.ts';
+import type { OutboundHttpGrant } from './grant.ts';
+import type { OutboundHttpOps } from './ops.ts';
 import type { HttpError, HttpRequest, HttpResponse, SendResult } from './types.ts';
 
 const METHODS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'options']);

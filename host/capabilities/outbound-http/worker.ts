@@ -1,5 +1,6 @@
 import { err, type WorkerHalf } from '../capability.ts';
-import type { OutboundHttpGrant, OutboundHttpOps } from './index.ts';
+import type { OutboundHttpGrant } from './grant.ts';
+import type { OutboundHttpOps } from './ops.ts';
 import type { HttpError, HttpRequest, SendResult } from './types.ts';
 
 export const create: WorkerHalf<OutboundHttpGrant, OutboundHttpOps>['create'] = (ctx, grant) => ({

@@ -1,41 +1,11 @@
 import { z } from 'zod';
 import { filterCovers, topicFilterProblem } from '../../../packages/mqtt-topic/topic.ts';
-import { defineCapability, type Op } from '../capability.ts';
+import { defineCapability } from '../capability.ts';
+import { type PubsubGrant, pubsubGrant } from './grant.ts';
+import type { PubsubOps } from './ops.ts';
 
-const filter = z.string().superRefine((s, ctx) => {
-  const problem = topicFilterProblem(s);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-export const pubsubGrant = z
-  .object({
-    /** Filters of the topics the module may publish to. */
-    publish: z.array(filter).default([]),
-    /** Filters the module may subscribe to (or narrower ones). */
-    subscribe: z.array(filter).default([]),
-  })
-  .strict();
-export type PubsubGrant = z.infer<typeof pubsubGrant>;
-
-/** A bus message as it crosses the thread boundary. */
-export interface WireMessage {
-  topic: string;
-  payload: Uint8Array;
-  publishedAt: number;
-}
-
-export interface PubsubOps {
-  toService: {
-    /** Publishes the guest made, in order (accepted: grant, size and rate were checked in the worker). */
-    publish: Op<{ topic: string; payload: Uint8Array }[]>;
-    subscribe: Op<string>;
-    unsubscribe: Op<string>;
-  };
-  toWorker: {
-    /** Runs the message handler on a batch; resolves when it returned ok, rejects with its error. */
-    deliver: Op<WireMessage[]>;
-  };
-}
+export { type PubsubGrant, pubsubGrant } from './grant.ts';
+export type { PubsubOps, WireMessage } from './ops.ts';
 
 export const pubsub = defineCapability<PubsubGrant, PubsubOps>({
   name: 'pubsub',

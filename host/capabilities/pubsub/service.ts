@@ -3,7 +3,8 @@
 // messages queue while the module restarts, sleeps or is replaced.
 import type { BusMessage, SubscriberOptions } from '../../bus/bus.ts';
 import type { ServiceHalf } from '../capability.ts';
-import type { PubsubGrant, PubsubOps } from './index.ts';
+import type { PubsubGrant } from './grant.ts';
+import type { PubsubOps } from './ops.ts';
 
 export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) => {
   const entry = () => module.entry as { delivery: SubscriberOptions; subscriptions: string[] };

@@ -1,6 +1,7 @@
 import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
 import { hostError, ok, type WorkerHalf } from '../capability.ts';
-import type { PubsubGrant, PubsubOps, WireMessage } from './index.ts';
+import type { PubsubGrant } from './grant.ts';
+import type { PubsubOps, WireMessage } from './ops.ts';
 
 const HANDLER = 'edgehost:platform/message-handler';
 

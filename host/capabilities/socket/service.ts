@@ -8,7 +8,8 @@ import net from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { ServiceHalf } from '../capability.ts';
 import { parseListenAddress } from './address.ts';
-import type { SocketEvent, SocketGrant, SocketOps } from './index.ts';
+import type { SocketGrant } from './grant.ts';
+import type { SocketEvent, SocketOps } from './ops.ts';
 
 /** Received bytes handed to the guest but not yet handled, above which every connection stops reading. */
 export const GUEST_BACKLOG_BYTES = 1024 * 1024;

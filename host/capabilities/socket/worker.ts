@@ -1,6 +1,7 @@
 import { hostError, ok, type WorkerHalf } from '../capability.ts';
 import { parseListenAddress } from './address.ts';
-import type { SocketEvent, SocketGrant, SocketOps } from './index.ts';
+import type { SocketGrant } from './grant.ts';
+import type { SocketEvent, SocketOps } from './ops.ts';
 
 const HANDLER = 'edgehost:platform/socket-handler';
 // RFC 6455 4.1: a subprotocol is an RFC 7230 token.

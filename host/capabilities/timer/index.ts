@@ -1,17 +1,6 @@
 import { z } from 'zod';
-import { defineCapability, type Op } from '../capability.ts';
-
-export interface TimerOps {
-  toService: {
-    /** Arms timer `id` (numbered by the worker): fires after `ms`, and every `ms` after that when `repeat`. */
-    set: Op<{ id: number; ms: number; repeat: boolean }>;
-    cancel: Op<number>;
-  };
-  toWorker: {
-    /** Timer `id` fired: runs the guest's `on-tick`. */
-    tick: Op<number>;
-  };
-}
+import { defineCapability } from '../capability.ts';
+import type { TimerOps } from './ops.ts';
 
 /** Timers only wake the module itself: nothing to grant, but their number is budgeted. */
 export const timer = defineCapability<Record<string, never>, TimerOps>({

@@ -2,7 +2,7 @@
 // is ready, and a tick that is already waiting is not queued again, so a busy
 // module never has ticks pile up behind it.
 import type { ServiceHalf } from '../capability.ts';
-import type { TimerOps } from './index.ts';
+import type { TimerOps } from './ops.ts';
 
 export const bind: ServiceHalf<unknown, TimerOps>['bind'] = (_host, module) => {
   const timers = new Map<number, NodeJS.Timeout>();

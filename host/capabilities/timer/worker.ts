@@ -1,5 +1,5 @@
 import type { WorkerHalf } from '../capability.ts';
-import type { TimerOps } from './index.ts';
+import type { TimerOps } from './ops.ts';
 
 const HANDLER = 'edgehost:platform/timer-handler';
 

@@ -38,7 +38,7 @@ export const poll = {
     for (const p of list) if (p.deadlineNs < soonest.deadlineNs) soonest = p;
     soonest.block();
     const ready: number[] = [];
-    list.forEach((p, i) => p.ready() && ready.push(i));
+    for (let i = 0; i < list.length; i++) if (list[i].ready()) ready.push(i);
     return new Uint32Array(ready);
   },
 };

@@ -1,0 +1,21 @@
+import type { Op } from '../capability.ts';
+
+/** A bus message as it crosses the thread boundary. */
+export interface WireMessage {
+  topic: string;
+  payload: Uint8Array;
+  publishedAt: number;
+}
+
+export interface PubsubOps {
+  toService: {
+    /** Publishes the guest made, in order (accepted: grant, size and rate were checked in the worker). */
+    publish: Op<{ topic: string; payload: Uint8Array }[]>;
+    subscribe: Op<string>;
+    unsubscribe: Op<string>;
+  };
+  toWorker: {
+    /** Runs the message handler on a batch; resolves when it returned ok, rejects with its error. */
+    deliver: Op<WireMessage[]>;
+  };
+}
