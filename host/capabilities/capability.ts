@@ -85,6 +85,8 @@ export interface Capability<Grant = unknown, Ops extends CapabilityOps = NoOps> 
   flags?: CapabilityFlag[];
   /** Error codes this capability reports, with what they mean (merged into the catalogue, listed in docs/errors.md). */
   errors?: Record<string, string>;
+  /** Makes paths in a grant absolute against the config file's folder (no I/O). */
+  resolveGrant?(grant: Grant, base: string): Grant;
   /** Config-time problems with the grant for this module (messages relative to `modules.<name>.`). */
   check?(module: ModuleCheckInput, grant: Grant): string[];
   /**

@@ -3,6 +3,7 @@
 // adding a capability is its folder plus one line here.
 import type { Capability } from './capability.ts';
 import { config } from './config/index.ts';
+import { filesystem } from './filesystem/index.ts';
 import { logging } from './logging/index.ts';
 import { outboundHttp } from './outbound-http/index.ts';
 import { pubsub } from './pubsub/index.ts';
@@ -12,7 +13,7 @@ import { timer } from './timer/index.ts';
 // biome-ignore lint/suspicious/noExplicitAny: each capability has its own grant and ops types; the list holds them all.
 export type AnyCapability = Capability<any, any>;
 
-export const capabilities: readonly AnyCapability[] = [logging, config, pubsub, outboundHttp, socket, timer];
+export const capabilities: readonly AnyCapability[] = [logging, config, pubsub, outboundHttp, socket, timer, filesystem];
 
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 

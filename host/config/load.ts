@@ -157,6 +157,9 @@ function resolveModule(name: string, m: ModuleConfig, opts: { base: string; wher
     const isEmpty = JSON.stringify(value) === JSON.stringify(capabilities.find((c) => c.grantKey === grantKey)?.grant.parse({}));
     if (!cap && !isEmpty) problems.push(`${where}.grants.${grantKey}: world "${m.world}" does not import this capability; remove the grant`);
   }
+  for (const cap of caps) {
+    if (cap.resolveGrant && cap.grantKey) (m.grants as Record<string, unknown>)[cap.grantKey] = cap.resolveGrant(m.grants[cap.grantKey], base);
+  }
   const input = { name, world: world.name, imports: world.imports, exports: world.exports, entry: m as unknown as Raw };
   for (const cap of caps) {
     const grant = cap.grantKey ? m.grants[cap.grantKey] : {};

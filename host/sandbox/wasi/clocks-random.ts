@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { Pollable } from './io.ts';
+import { MAX_STREAM_CHUNK, Pollable } from './io.ts';
+
+/**
+ * Random bytes are made by the host at the length the guest asks for, and
+ * the interface has no error to refuse with: past this, the call traps (the
+ * module is restarted) before anything is allocated.
+ */
+export const MAX_RANDOM_BYTES = MAX_STREAM_CHUNK;
+
+function random(len: bigint): Uint8Array {
+  if (len > BigInt(MAX_RANDOM_BYTES)) throw new Error(`wasi:random: asked for ${len} bytes at once; the limit is ${MAX_RANDOM_BYTES}`);
+  return new Uint8Array(randomBytes(Number(len)));
+}
 
 export const clocksAndRandom = {
   'wasi:clocks/monotonic-clock': {
@@ -16,11 +28,11 @@ export const clocksAndRandom = {
     resolution: () => ({ seconds: 0n, nanoseconds: 1e6 }),
   },
   'wasi:random/random': {
-    getRandomBytes: (len: bigint) => new Uint8Array(randomBytes(Number(len))),
+    getRandomBytes: random,
     getRandomU64: () => randomBytes(8).readBigUInt64LE(),
   },
   'wasi:random/insecure': {
-    getInsecureRandomBytes: (len: bigint) => new Uint8Array(randomBytes(Number(len))),
+    getInsecureRandomBytes: random,
     getInsecureRandomU64: () => randomBytes(8).readBigUInt64LE(),
   },
   'wasi:random/insecure-seed': {

@@ -1,11 +1,14 @@
-// wasi:io for a sandboxed module: streams exist only for stdio (captured into
-// the log) and pollables only for clocks. Nothing here touches a real file or socket.
+// wasi:io for a sandboxed module: streams over stdio (captured into the log)
+// and over granted files (the filesystem capability gives them a source or a
+// sink); pollables only for clocks. Every call moves at most MAX_STREAM_CHUNK bytes.
 
-/** A wasi:io/error resource. */
+/** A wasi:io/error resource; `fsCode` is what wasi:filesystem's filesystem-error-code reports for it. */
 export class IoError {
   readonly message: string;
-  constructor(message: string) {
+  readonly fsCode: string | undefined;
+  constructor(message: string, fsCode?: string) {
     this.message = message;
+    this.fsCode = fsCode;
   }
   toDebugString() {
     return this.message;
@@ -45,39 +48,76 @@ export const poll = {
 
 const closed = { tag: 'err' as const, val: { tag: 'closed' as const } };
 
-/** Input streams: the only one is stdin, which is always at end of stream. */
+/**
+ * Most bytes one stream call moves: what `check-write` permits, and the cap
+ * on a read, a write or a run of zeroes. The host never allocates more than
+ * this for one call, whatever length the guest asks for.
+ */
+export const MAX_STREAM_CHUNK = 1024 * 1024;
+
+/** A failed stream operation, with the filesystem error code when a file was behind it. */
+export function streamFailed(message: string, fsCode?: string) {
+  return { tag: 'err' as const, val: { tag: 'last-operation-failed' as const, val: new IoError(message, fsCode) } };
+}
+
+/** Where an input stream's bytes come from: `undefined` means end of stream. */
+export interface ByteSource {
+  read(max: number): Uint8Array | undefined;
+}
+
+/** Where an output stream's bytes go; throwing fails the write (an IoError keeps its code). */
+export type ByteSink = (bytes: Uint8Array) => void;
+
+/** An input stream over `source`; without one (stdin) it is always at end of stream. */
 export class InputStream {
-  read() {
-    return closed;
+  readonly #source: ByteSource | undefined;
+  constructor(source?: ByteSource) {
+    this.#source = source;
   }
-  blockingRead() {
-    return closed;
+  read(len: bigint) {
+    if (!this.#source) return closed;
+    try {
+      const bytes = this.#source.read(Math.min(Number(len), MAX_STREAM_CHUNK));
+      return bytes === undefined ? closed : bytes;
+    } catch (e) {
+      return e instanceof IoError ? { tag: 'err' as const, val: { tag: 'last-operation-failed' as const, val: e } } : streamFailed(String(e));
+    }
   }
-  skip() {
-    return closed;
+  blockingRead(len: bigint) {
+    return this.read(len);
   }
-  blockingSkip() {
-    return closed;
+  skip(len: bigint) {
+    const r = this.read(len);
+    return r instanceof Uint8Array ? BigInt(r.length) : r;
+  }
+  blockingSkip(len: bigint) {
+    return this.skip(len);
   }
   subscribe() {
     return new Pollable();
   }
 }
 
-/** Output streams: each write hands its bytes to `sink` (stdout/stderr capture). */
+/** An output stream: each write hands its bytes to `sink` (stdout/stderr capture, a file). */
 export class OutputStream {
-  readonly #sink: (bytes: Uint8Array) => void;
-  constructor(sink: (bytes: Uint8Array) => void) {
+  readonly #sink: ByteSink;
+  constructor(sink: ByteSink) {
     this.#sink = sink;
   }
   checkWrite() {
-    return 1n << 20n;
+    return BigInt(MAX_STREAM_CHUNK);
   }
   write(bytes: Uint8Array) {
-    this.#sink(bytes);
+    if (bytes.length > MAX_STREAM_CHUNK) return streamFailed(`a write of ${bytes.length} bytes exceeds the permit of ${MAX_STREAM_CHUNK} (check-write)`);
+    try {
+      this.#sink(bytes);
+    } catch (e) {
+      return e instanceof IoError ? { tag: 'err' as const, val: { tag: 'last-operation-failed' as const, val: e } } : streamFailed(String(e));
+    }
+    return { tag: 'ok' as const, val: undefined };
   }
   blockingWriteAndFlush(bytes: Uint8Array) {
-    this.#sink(bytes);
+    return this.write(bytes);
   }
   flush() {}
   blockingFlush() {}
@@ -85,10 +125,12 @@ export class OutputStream {
     return new Pollable();
   }
   writeZeroes(n: bigint) {
-    this.#sink(new Uint8Array(Number(n)));
+    // Checked before anything is allocated: the guest chooses n.
+    if (n > BigInt(MAX_STREAM_CHUNK)) return streamFailed(`writing ${n} zeroes exceeds the permit of ${MAX_STREAM_CHUNK} (check-write)`);
+    return this.write(new Uint8Array(Number(n)));
   }
   blockingWriteZeroesAndFlush(n: bigint) {
-    this.#sink(new Uint8Array(Number(n)));
+    return this.writeZeroes(n);
   }
   splice() {
     return closed;
