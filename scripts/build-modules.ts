@@ -36,9 +36,11 @@
 //                        WIT), for test worlds (package edgehost:test) that import WASI directly;
 //   build/wit-types/     a synthetic world `any-module` importing and exporting every interface
 //                        any platform world does (for type-checking all modules in one program);
-//   build/guest-types/<world>/  `jco guest-types` declarations for every platform world, the
-//                        `any-module` world (used by modules/tsconfig.json) and, with
-//                        --test-guests, every test world.
+//   build/guest-types/<world>/<world>.d.ts and build/guest-types/interfaces/*.d.ts
+//                        `jco guest-types` declarations (adjusted, see adjustGuestTypes) for every
+//                        platform world, the `any-module` world (used by modules/tsconfig.json)
+//                        and, with --test-guests, every test world; each world's file references
+//                        the declarations of just its own interfaces.
 //
 // WIT is read with host/components/wit.ts, the host's own reader.
 
@@ -568,25 +570,48 @@ function adjustGuestTypes(text: string): string {
   return `// Adjusted by scripts/build-modules.ts for componentize-qjs guests: u64/s64 are numbers,\n// an option that is none is null.\n${adjusted}`;
 }
 
-/** `jco guest-types` for one world into build/guest-types/<world>/, unless up to date. */
+/** Interface declaration file -> the world whose generation wrote it in this run, and its text. */
+const writtenInterfaces = new Map<string, { world: string; text: string }>();
+const sharedInterfacesDir = join(guestTypesDir, 'interfaces');
+const REFERENCE = /^\/\/\/ <reference path="([^"]+)" \/>$/gm;
+
+/**
+ * `jco guest-types` for one world, unless up to date: the world's own file goes to
+ * build/guest-types/<world>/<world>.d.ts, and the declarations of its interfaces to
+ * build/guest-types/interfaces/ (the same file for every world that has the interface, so that a
+ * guest source can reference one, as modules/server/src/server.ts does, in any program).
+ */
 async function guestTypes(world: string, witDir: string): Promise<'generated' | 'up to date'> {
   const outDir = join(guestTypesDir, world);
+  const worldFile = join(outDir, `${world}.d.ts`);
   const fingerprintPath = join(guestTypesDir, `${world}.sha256`);
-  const fingerprint = sha256('edgehost guest-types v2', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
-  if (!force && existsSync(join(outDir, `${world}.d.ts`)) && readText(fingerprintPath)?.trim() === fingerprint) {
-    return 'up to date';
+  const fingerprint = sha256('edgehost guest-types v3', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
+  if (!force && readText(fingerprintPath)?.trim() === fingerprint) {
+    const text = readText(worldFile);
+    if (text && [...text.matchAll(REFERENCE)].every((m) => existsSync(resolve(outDir, m[1])))) return 'up to date';
   }
-  // Generate next to the old declarations, then swap, so a type check never sees half a set.
   const tmpDir = tmpName(outDir);
   rmSync(tmpDir, { recursive: true, force: true });
   try {
     await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet']);
-    for (const f of listFiles(tmpDir).filter((n) => n.endsWith('.d.ts'))) {
-      const p = join(tmpDir, f);
-      writeFileSync(p, adjustGuestTypes(readFileSync(p, 'utf8')));
+    // Interfaces first, so that the world file never refers to a missing one.
+    for (const f of listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'))) {
+      const text = adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'));
+      const earlier = writtenInterfaces.get(f);
+      if (earlier && earlier.text !== text) {
+        throw new Error(
+          `jco guest-types declared ${f} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
+        );
+      }
+      writtenInterfaces.set(f, { world, text });
+      writeIfChanged(join(sharedInterfacesDir, f), Buffer.from(text));
     }
-    rmSync(outDir, { recursive: true, force: true });
-    renameSync(tmpDir, outDir);
+    const text = adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll(
+      '<reference path="./interfaces/',
+      '<reference path="../interfaces/',
+    );
+    rmSync(join(outDir, 'interfaces'), { recursive: true, force: true }); // the layout before build/guest-types/interfaces/
+    writeIfChanged(worldFile, Buffer.from(text));
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }
