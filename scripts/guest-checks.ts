@@ -178,6 +178,8 @@ export async function loadGuestExports(bundle: string, filename: string): Promis
     );
   const module = { exports: {} as Record<string, unknown> };
   const context = vm.createContext({ __edgehostRequire: stubs, __edgehostModule: module });
+  // V8 gives every context a `console` and `WebAssembly`; QuickJS has neither.
+  vm.runInContext('delete globalThis.console; delete globalThis.WebAssembly;', context);
   vm.runInContext(`(function (require, module, exports) {\n${cjs.code}\n})(__edgehostRequire, __edgehostModule, __edgehostModule.exports);`, context, {
     filename,
     timeout: 5000,
