@@ -420,9 +420,15 @@ interface WitContext {
 
 /**
  * 2. Export shape: load the bundle and compare its exports with the world's. When loading fails
- * (the top level threw), `loadError` says why and there are no shape findings.
+ * (the top level threw), `loadError` says why and there are no shape findings. A bundle that
+ * passed against the same expectations before (build/<kind>/<name>.check/shape.sha256) is not
+ * loaded again.
  */
 async function checkShape(g: Guest, js: Uint8Array, expected: ExpectedExport[]): Promise<{ problems: Problem[]; loadError?: Problem }> {
+  const passedPath = join(g.outDir, `${g.name}.check`, 'shape.sha256');
+  const signatures = expected.map((e) => `${e.jsName}: ${e.functions.map((f) => f.signature).join(', ')}`).join('\n');
+  const fingerprint = sha256('edgehost shape check v1', signatures, js);
+  if (!force && readText(passedPath)?.trim() === fingerprint) return { problems: [] };
   let guestExports: Record<string, unknown>;
   try {
     guestExports = await loadGuestExports(Buffer.from(js).toString('utf8'), join(g.outDir, `${g.name}.js`));
@@ -439,7 +445,9 @@ async function checkShape(g: Guest, js: Uint8Array, expected: ExpectedExport[]):
     };
     return { problems: [], loadError };
   }
-  return { problems: checkExportShape(guestExports, expected, g.world, g.entry) };
+  const problems = checkExportShape(guestExports, expected, g.world, g.entry);
+  if (problems.length === 0) writeAtomic(passedPath, `${fingerprint}\n`);
+  return { problems };
 }
 
 const MAX_ERRORS_SHOWN = 20;
