@@ -1,26 +1,48 @@
-// Builds the guest modules into WebAssembly components.
+// Builds the guest modules into WebAssembly components, checking each first.
 //
-//   node scripts/build-modules.ts [--test-guests] [--force]
+//   node scripts/build-modules.ts [--test-guests] [--force] [--check-only] [--no-check]
+//                                 [--modules <dir>] [--out <dir>]
 //
-// Guests: every modules/<name>/module.json (not modules/shared) -> build/modules/<name>.wasm and,
-// with --test-guests, every test/fixtures/guests/<name>/module.json -> build/test-guests/<name>.wasm.
-// module.json is { "world": "<world>", "package"?: "test", "config": { defaults } }; the entry is
-// <folder>/src/index.ts.
+//   --test-guests   also build test/fixtures/guests/*
+//   --force         componentize (and type-check) even what is up to date
+//   --check-only    bundle and check, do not componentize (npm run typecheck)
+//   --no-check      skip the export-shape check and the type check: FOR TESTS ONLY (a test that
+//                   needs a broken component). A test fixture guest can also opt out alone with
+//                   "check": false in its module.json.
+//   --modules <dir> build the guests in <dir> instead of modules/ (tests build copies elsewhere)
+//   --out <dir>     write those guests' outputs to <dir> instead of build/modules
 //
-// Per guest: bundle with esbuild (ESM, WIT imports `edgehost:*`/`wasi:*` left external) to
-// build/<kind>/<name>.js, then `jco componentize` (QuickJS backend, sync) in a child process.
-// Componentizing is skipped when the fingerprint (sha256 of bundle + WIT files + world + tool
-// versions), stored in <name>.wasm.sha256, is unchanged and the .wasm exists. At most 2 child
-// processes run at once.
+// Guests: every <modules>/<name>/module.json (not shared/) -> build/modules/<name>.wasm and, with
+// --test-guests, every test/fixtures/guests/<name>/module.json -> build/test-guests/<name>.wasm.
+// module.json is { "world": "<world>", "package"?: "test", "check"?: false, "config": { defaults } };
+// the entry is <folder>/src/index.ts. "package" and "check" are for test fixture guests only.
+//
+// Per guest, in this order (see scripts/guest-checks.ts for the checks):
+//  1. bundle with esbuild (ESM, WIT imports `edgehost:*`/`wasi:*` left external) to
+//     build/<kind>/<name>.js;
+//  2. export shape: every function the world exports is there, with its JavaScript name and at
+//     most the WIT parameters (the bundle is loaded in a bare V8 context);
+//  3. type check: tsc over the guest's sources with the declarations of exactly its world
+//     (build/guest-types/<world>/), and its exports typed against the world's. Skipped when the
+//     fingerprint of the program's files (build/<kind>/<name>.check/result.json) is unchanged;
+//  4. `jco componentize` (QuickJS backend, sync) in a child process, skipped when the fingerprint
+//     (sha256 of bundle + WIT files + world + tool versions), stored in <name>.wasm.sha256, is
+//     unchanged and the .wasm exists.
+// A failed check stops that guest before componentizing: nothing broken gets built. At most 2
+// child processes (tsc, jco) run at once.
 //
 // Also writes:
 //   build/wit-test/      test/fixtures/wit/*.wit + deps/ (edgehost:platform and jco's WASI 0.2.12
 //                        WIT), for test worlds (package edgehost:test) that import WASI directly;
 //   build/wit-types/     a synthetic world `any-module` importing and exporting every interface
 //                        any platform world does (for type-checking all modules in one program);
-//   build/guest-types/<world>/  `jco guest-types` declarations for every platform world, the
-//                        `any-module` world (used by modules/tsconfig.json) and, with
-//                        --test-guests, every test world.
+//   build/guest-types/<world>/<world>.d.ts and build/guest-types/interfaces/*.d.ts
+//                        `jco guest-types` declarations (adjusted, see adjustGuestTypes) for every
+//                        platform world, the `any-module` world (used by modules/tsconfig.json)
+//                        and, with --test-guests, every test world; each world's file references
+//                        the declarations of just its own interfaces.
+//
+// WIT is read with host/components/wit.ts, the host's own reader.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,17 +50,50 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build as esbuild } from 'esbuild';
+import { readWitPackage, type WitPackage, type World } from '../host/components/wit.ts';
+import {
+  checkExportShape,
+  displayPath,
+  type ExpectedExport,
+  expectedExports,
+  explainDiagnostics,
+  exportsCheckSource,
+  formatProblem,
+  guestCompilerOptions,
+  loadGuestExports,
+  missingApiHint,
+  type Problem,
+  parseTscOutput,
+} from './guest-checks.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const args = process.argv.slice(2);
-const withTestGuests = args.includes('--test-guests');
-const force = args.includes('--force');
-for (const a of args) {
-  if (a !== '--test-guests' && a !== '--force') {
-    console.error(`unknown argument ${a}\nusage: node scripts/build-modules.ts [--test-guests] [--force]`);
-    process.exit(2);
+const USAGE = 'usage: node scripts/build-modules.ts [--test-guests] [--force] [--check-only] [--no-check] [--modules <dir>] [--out <dir>]';
+
+function parseArgs(argv: string[]) {
+  const flags = new Set(['--test-guests', '--force', '--check-only', '--no-check']);
+  const opts = { testGuests: false, force: false, checkOnly: false, noCheck: false, modules: join(root, 'modules'), out: join(root, 'build', 'modules') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--modules' || a === '--out') {
+      const v = argv[++i];
+      if (!v) {
+        console.error(`${a} needs a folder\n${USAGE}`);
+        process.exit(2);
+      }
+      opts[a === '--modules' ? 'modules' : 'out'] = resolve(v);
+    } else if (flags.has(a)) {
+      const key = ({ '--test-guests': 'testGuests', '--force': 'force', '--check-only': 'checkOnly', '--no-check': 'noCheck' } as const)[a as '--force'];
+      opts[key] = true;
+    } else {
+      console.error(`unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
   }
+  return opts;
 }
+
+const options = parseArgs(process.argv.slice(2));
+const { force } = options;
 
 const buildDir = join(root, 'build');
 const platformWitDir = join(root, 'wit');
@@ -75,6 +130,9 @@ function packageVersion(pkgJson: string): string {
     return 'unknown';
   }
 }
+
+const tscJs = join(root, 'node_modules', 'typescript', 'lib', 'tsc.js');
+const tscVersion = `typescript ${packageVersion(join(root, 'node_modules', 'typescript', 'package.json'))}`;
 
 const toolVersions = [
   `jco ${packageVersion(join(jcoDir, 'package.json'))}`,
@@ -154,36 +212,11 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** The error on one line, for the per-guest status line (the full text is printed at the end). */
 const firstLine = (text: string) => {
   const one = text.replace(/\s*\n\s*/g, ' ').trim();
-  return one.length > 300 ? one.slice(0, 300) + '...' : one;
+  return one.length > 300 ? `${one.slice(0, 300)}...` : one;
 };
 
 // ---------------------------------------------------------------------------------------------
-// WIT: worlds and the assembled folders
-
-interface World {
-  imports: string[];
-  exports: string[];
-}
-
-/** Package id (`ns:name@version`) and worlds of the .wit files directly in `dir`. */
-function readWitPackage(dir: string): { id: string; worlds: Map<string, World> } {
-  let id = '';
-  const worlds = new Map<string, World>();
-  for (const f of readdirSync(dir)
-    .filter((n) => n.endsWith('.wit'))
-    .sort()) {
-    const text = readFileSync(join(dir, f), 'utf8').replace(/\/\/.*$/gm, '');
-    const pkg = /^\s*package\s+([^;\s]+)\s*;/m.exec(text);
-    if (pkg) id = pkg[1];
-    for (const m of text.matchAll(/\bworld\s+([\w-]+)\s*\{([^}]*)\}/g)) {
-      const body = m[2];
-      const items = (kind: string) => [...body.matchAll(new RegExp(`^\\s*${kind}\\s+([^;:\\s]+)\\s*;`, 'gm'))].map((x) => x[1]);
-      worlds.set(m[1], { imports: items('import'), exports: items('export') });
-    }
-  }
-  if (!id) throw new Error(`no package declaration in ${relative(root, dir)}/*.wit`);
-  return { id, worlds };
-}
+// WIT: the assembled folders
 
 function witFilesOf(dir: string, prefix: string): [string, Uint8Array][] {
   return listFiles(dir).map((f) => [join(prefix, f), readFileSync(join(dir, f))]);
@@ -214,10 +247,10 @@ function assembleTestWit(): void {
 }
 
 /** build/wit-types: world `any-module`, the union of every platform world's imports and exports. */
-function assembleTypesWit(platform: { id: string; worlds: Map<string, World> }): void {
-  const [ns, rest] = platform.id.split(':');
-  const [name, version] = rest.split('@');
-  const q = (iface: string) => (iface.includes(':') ? iface : `${ns}:${name}/${iface}${version ? '@' + version : ''}`);
+function assembleTypesWit(platform: WitPackage): void {
+  const version = platform.version;
+  // World members are qualified without version ("edgehost:platform/pubsub"): add the package's.
+  const q = (iface: string) => `${iface}${version ? `@${version}` : ''}`;
   const imports = new Set<string>();
   const exports = new Set<string>();
   for (const w of platform.worlds.values()) {
@@ -227,7 +260,7 @@ function assembleTypesWit(platform: { id: string; worlds: Map<string, World> }):
   const text = [
     '// Generated by scripts/build-modules.ts: every interface any platform world imports or exports,',
     '// so that all modules can be type-checked in one program (modules/tsconfig.json).',
-    `package edgehost:guest-types${version ? '@' + version : ''};`,
+    `package edgehost:guest-types${version ? `@${version}` : ''};`,
     '',
     `world ${ANY_MODULE_WORLD} {`,
     ...[...imports].sort().map((i) => `  import ${i};`),
@@ -257,32 +290,41 @@ async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Run the jco CLI under this same Node; resolves with its run time (ms), rejects with its output. */
-function jco(jcoArgs: string[]): Promise<number> {
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+  ms: number;
+}
+
+/** Run a Node script under this same Node, in a slot; resolves with its exit, output (stdout + stderr) and run time. */
+function runNode(script: string, scriptArgs: string[]): Promise<ChildResult> {
   return withSlot(
     () =>
-      new Promise<number>((resolveRun, rejectRun) => {
+      new Promise<ChildResult>((resolveRun, rejectRun) => {
         const started = performance.now();
-        const child = spawn(process.execPath, [jcoCli, ...jcoArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [script, ...scriptArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
         child.stdout.on('data', (d: Buffer) => (output += d));
         child.stderr.on('data', (d: Buffer) => (output += d));
         child.on('error', rejectRun);
-        child.on('close', (code, signal) => {
-          if (code === 0) resolveRun(performance.now() - started);
-          else {
-            const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-            // jco prints a componentize error as `(jco componentize) [Error: <message>] { code: ... }`.
-            const text = output
-              .trim()
-              .replace(/^\(jco [\w-]+\) \[Error: [:\s]*/, '')
-              .replace(/\]\s*\{\s*code: '\w+'\s*\}$/, '')
-              .trim();
-            rejectRun(new Error(`jco ${jcoArgs[0]} failed (${why})${text ? ':\n' + text.slice(-6000) : ''}`));
-          }
-        });
+        child.on('close', (code, signal) => resolveRun({ code, signal, output, ms: performance.now() - started }));
       }),
   );
+}
+
+/** Run the jco CLI; resolves with its run time (ms), rejects with its output. */
+async function jco(jcoArgs: string[]): Promise<number> {
+  const { code, signal, output, ms } = await runNode(jcoCli, jcoArgs);
+  if (code === 0) return ms;
+  const why = signal ? `killed by ${signal}` : `exit code ${code}`;
+  // jco prints a componentize error as `(jco componentize) [Error: <message>] { code: ... }`.
+  const text = output
+    .trim()
+    .replace(/^\(jco [\w-]+\) \[Error: [:\s]*/, '')
+    .replace(/\]\s*\{\s*code: '\w+'\s*\}$/, '')
+    .trim();
+  throw new Error(`jco ${jcoArgs[0]} failed (${why})${text ? `:\n${text.slice(-6000)}` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,18 +339,22 @@ interface Guest {
   entry: string;
   world: string;
   witDir: string;
+  /** build/<kind>, or --out for modules */
+  outDir: string;
+  /** false: no export-shape check and no type check (test fixtures with "check": false, or --no-check) */
+  check: boolean;
 }
 
 interface Outcome {
   label: string;
-  status: 'built' | 'up to date' | 'failed';
+  status: 'built' | 'up to date' | 'checked' | 'failed';
   error?: string;
 }
 
 const notices: string[] = [];
 const outcomes: Outcome[] = [];
 
-function discover(kind: Kind, dir: string, skip: Set<string>): Guest[] {
+function discover(kind: Kind, dir: string, outDir: string, skip: Set<string>): Guest[] {
   if (!existsSync(dir)) return [];
   const guests: Guest[] = [];
   for (const name of readdirSync(dir).sort()) {
@@ -326,7 +372,7 @@ function discover(kind: Kind, dir: string, skip: Set<string>): Guest[] {
       continue;
     }
     try {
-      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { world?: unknown; package?: unknown };
+      const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { world?: unknown; package?: unknown; check?: unknown };
       if (typeof m.world !== 'string' || !m.world) throw new Error('"world" must be a non-empty string');
       let witDir = platformWitDir;
       if (m.package === 'test') {
@@ -335,9 +381,13 @@ function discover(kind: Kind, dir: string, skip: Set<string>): Guest[] {
       } else if (m.package !== undefined) {
         throw new Error(`unknown "package" ${JSON.stringify(m.package)} (expected "test" or none)`);
       }
-      guests.push({ kind, name, label, entry, world: m.world, witDir });
+      if (m.check !== undefined && m.check !== false) throw new Error('"check" may only be false (and only in test fixture guests)');
+      if (m.check === false && kind !== 'test-guests') {
+        throw new Error('"check": false is only for test fixture guests (test/fixtures/guests) that must build broken; remove it');
+      }
+      guests.push({ kind, name, label, entry, world: m.world, witDir, outDir, check: m.check !== false && !options.noCheck });
     } catch (e) {
-      outcomes.push({ label, status: 'failed', error: `${relative(root, manifestPath)}: ${errorText(e)}` });
+      outcomes.push({ label, status: 'failed', error: `${displayPath(manifestPath)}: ${errorText(e)}` });
     }
   }
   return guests;
@@ -353,47 +403,162 @@ async function bundle(g: Guest): Promise<Uint8Array> {
     target: 'es2022',
     external: ['edgehost:*', 'wasi:*'],
     write: false,
-    outfile: join(buildDir, g.kind, `${g.name}.js`),
+    outfile: join(g.outDir, `${g.name}.js`),
     logLevel: 'silent',
     legalComments: 'none',
   });
   return result.outputFiles[0].contents;
 }
 
-async function buildGuest(g: Guest, worldsByDir: Map<string, Map<string, World>>): Promise<void> {
-  const outDir = join(buildDir, g.kind);
-  const jsPath = join(outDir, `${g.name}.js`);
-  const wasmPath = join(outDir, `${g.name}.wasm`);
+/** The WIT packages a guest's world may draw interfaces from: its own and the platform's. */
+interface WitContext {
+  packagesByDir: Map<string, WitPackage>;
+  platform: WitPackage;
+  /** world -> its `jco guest-types` declarations, once generated (undefined when that failed) */
+  guestTypes: Map<string, Promise<string | undefined>>;
+}
+
+/**
+ * 2. Export shape: load the bundle and compare its exports with the world's. When loading fails
+ * (the top level threw), `loadError` says why and there are no shape findings. A bundle that
+ * passed against the same expectations before (build/<kind>/<name>.check/shape.sha256) is not
+ * loaded again.
+ */
+async function checkShape(g: Guest, js: Uint8Array, expected: ExpectedExport[]): Promise<{ problems: Problem[]; loadError?: Problem }> {
+  const passedPath = join(g.outDir, `${g.name}.check`, 'shape.sha256');
+  const signatures = expected.map((e) => `${e.jsName}: ${e.functions.map((f) => f.signature).join(', ')}`).join('\n');
+  const fingerprint = sha256('edgehost shape check v1', signatures, js);
+  if (!force && readText(passedPath)?.trim() === fingerprint) return { problems: [] };
+  let guestExports: Record<string, unknown>;
+  try {
+    guestExports = await loadGuestExports(Buffer.from(js).toString('utf8'), join(g.outDir, `${g.name}.js`));
+  } catch (e) {
+    // Errors thrown in the guest's V8 context are not `instanceof Error` here.
+    const { name, message } = (e ?? {}) as { name?: unknown; message?: unknown };
+    const missing = name === 'ReferenceError' ? missingApiHint(/^(\S+) is not defined/.exec(String(message))?.[1]) : undefined;
+    const loadError: Problem = {
+      file: g.entry,
+      message: `the module's top level threw while the build loaded it to check its exports: ${String(e)}`,
+      fix:
+        missing ??
+        'the top level runs once at build time, with no host (componentize pre-initialises the module): it cannot call WIT imports or use Node or Web APIs. Do that work in lifecycle.init',
+    };
+    return { problems: [], loadError };
+  }
+  const problems = checkExportShape(guestExports, expected, g.world, g.entry);
+  if (problems.length === 0) writeAtomic(passedPath, `${fingerprint}\n`);
+  return { problems };
+}
+
+const MAX_ERRORS_SHOWN = 20;
+
+/**
+ * 3. Type check against exactly the world's declarations. Returns the time spent in tsc (0 when
+ * the program's files are unchanged since the last successful check) and, if it found errors,
+ * their report.
+ */
+async function typeCheck(g: Guest, pkg: WitPackage, world: World, expected: ExpectedExport[], typesDir: string): Promise<{ ms: number; failure?: string }> {
+  const checkDir = join(g.outDir, `${g.name}.check`);
+  const checkFile = join(checkDir, 'exports.ts');
+  const resultPath = join(checkDir, 'result.json');
+  let entryImport = relative(checkDir, g.entry);
+  if (!entryImport.startsWith('.')) entryImport = `./${entryImport}`;
+  const worldModule = `${pkg.name}/${world.name}${pkg.version ? `@${pkg.version}` : ''}`;
+  const { text, lines } = exportsCheckSource(expected, worldModule, entryImport);
+  const tsconfig = JSON.stringify({ compilerOptions: guestCompilerOptions, files: [g.entry, checkFile, join(typesDir, `${world.name}.d.ts`)] }, null, 2);
+  const fingerprintOf = (files: string[]) => {
+    const parts: (string | Uint8Array)[] = ['edgehost guest check v1', tscVersion, tsconfig, text];
+    for (const f of files) parts.push(f, existsSync(f) ? readFileSync(f) : 'missing');
+    return sha256(...parts);
+  };
+  if (!force) {
+    try {
+      const last = JSON.parse(readFileSync(resultPath, 'utf8')) as { fingerprint: string; files: string[] };
+      if (last.fingerprint === fingerprintOf(last.files)) return { ms: 0 };
+    } catch {
+      // no earlier successful check
+    }
+  }
+  writeIfChanged(join(checkDir, 'tsconfig.json'), Buffer.from(tsconfig));
+  writeIfChanged(checkFile, Buffer.from(text));
+  rmSync(resultPath, { force: true });
+  const run = await runNode(tscJs, ['-p', join(checkDir, 'tsconfig.json'), '--pretty', 'false', '--listFiles']);
+  const { diagnostics, files } = parseTscOutput(run.output, root);
+  if (run.code === 0 && diagnostics.length === 0) {
+    // The compiler's own lib files are covered by its version.
+    const own = files.filter((f) => !/[\\/](@typescript|typescript)[\\/]/.test(f));
+    writeAtomic(resultPath, JSON.stringify({ fingerprint: fingerprintOf(own), files: own }, null, 2));
+    return { ms: run.ms };
+  }
+  if (diagnostics.length === 0) throw new Error(`tsc failed (exit code ${run.code}, ${run.signal ?? 'no signal'}):\n${run.output.slice(-4000)}`);
+  const problems = explainDiagnostics(diagnostics, { entry: g.entry, checkFile, lines, world });
+  const shown = problems.slice(0, MAX_ERRORS_SHOWN).map((p) => formatProblem(p));
+  if (problems.length > MAX_ERRORS_SHOWN) shown.push(`... and ${problems.length - MAX_ERRORS_SHOWN} more`);
+  const failure = `type check failed (world "${world.name}", declarations in ${displayPath(typesDir)}/; WIT to TypeScript: docs/writing-a-module.md):\n${shown.join('\n')}`;
+  return { ms: run.ms, failure };
+}
+
+async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
+  const jsPath = join(g.outDir, `${g.name}.js`);
+  const wasmPath = join(g.outDir, `${g.name}.wasm`);
   const fingerprintPath = `${wasmPath}.sha256`;
   try {
-    const worlds = worldsByDir.get(g.witDir);
-    if (!worlds?.has(g.world)) {
-      const known = worlds ? [...worlds.keys()].join(', ') : 'none';
-      throw new Error(`world "${g.world}" not found in ${relative(root, g.witDir)} (worlds: ${known})`);
+    const pkg = wit.packagesByDir.get(g.witDir);
+    const world = pkg?.worlds.get(g.world);
+    if (!pkg || !world) {
+      const known = pkg ? [...pkg.worlds.keys()].join(', ') : 'none';
+      throw new Error(`world "${g.world}" not found in ${displayPath(g.witDir)} (worlds: ${known})`);
     }
-    let js: Uint8Array;
+    // Times are work, not time spent waiting for a child-process slot.
     const bundleStarted = performance.now();
+    let js: Uint8Array;
     try {
       js = await bundle(g);
     } catch (e) {
-      throw new Error(`bundling ${relative(root, g.entry)} failed: ${errorText(e)}`);
+      throw new Error(`bundling ${displayPath(g.entry)} failed: ${errorText(e)}`);
     }
     const bundleMs = performance.now() - bundleStarted;
+    let checkMs = 0;
+    let typeChecked = false;
+    if (g.check) {
+      const shapeStarted = performance.now();
+      const expected = expectedExports(world, [pkg, wit.platform]);
+      const shape = await checkShape(g, js, expected);
+      if (shape.problems.length) throw new Error(`export check failed (world "${g.world}"):\n${shape.problems.map((p) => formatProblem(p)).join('\n')}`);
+      checkMs = performance.now() - shapeStarted;
+      const typesDir = await wit.guestTypes.get(g.world);
+      if (!typesDir) throw new Error(`no declarations for world "${g.world}" to type-check against (generating them failed: see above)`);
+      // When the top level threw, the type errors (if any) usually say why, with a line: they come first.
+      const typeErrors = await typeCheck(g, pkg, world, expected, typesDir);
+      if (typeErrors.failure || shape.loadError) {
+        const parts = [typeErrors.failure, shape.loadError && `export check failed:\n${formatProblem(shape.loadError)}`];
+        throw new Error(parts.filter(Boolean).join('\n'));
+      }
+      checkMs += typeErrors.ms;
+      typeChecked = typeErrors.ms > 0;
+    }
+    if (options.checkOnly) {
+      outcomes.push({ label: g.label, status: 'checked' });
+      const how = !g.check ? 'not checked ("check": false or --no-check)' : typeChecked ? '' : ' (type check skipped: its files are unchanged)';
+      console.log(g.check ? `checked ${g.label} in ${seconds(bundleMs + checkMs)}${how}` : `${g.label} is ${how}`);
+      return;
+    }
     writeIfChanged(jsPath, js);
     const fingerprint = sha256('edgehost guest v1', toolVersions, g.world, hashDir(g.witDir), js);
     if (!force && existsSync(wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) {
       outcomes.push({ label: g.label, status: 'up to date' });
-      console.log(`${g.label} is up to date`);
+      console.log(`${g.label} is up to date${typeChecked ? ` (checked in ${seconds(checkMs)})` : ''}`);
       return;
     }
-    const tmp = tmpName(join(outDir, g.name), '.wasm');
+    const tmp = tmpName(join(g.outDir, g.name), '.wasm');
     rmSync(tmp, { force: true });
     const componentizeMs = await jco(['componentize', jsPath, '--wit', g.witDir, '--world-name', g.world, ...COMPONENTIZE_FLAGS, '-o', tmp]);
-    if (!existsSync(tmp)) throw new Error(`jco componentize wrote no ${relative(root, tmp)}`);
+    if (!existsSync(tmp)) throw new Error(`jco componentize wrote no ${displayPath(tmp)}`);
     renameSync(tmp, wasmPath);
-    writeAtomic(fingerprintPath, fingerprint + '\n');
+    writeAtomic(fingerprintPath, `${fingerprint}\n`);
     outcomes.push({ label: g.label, status: 'built' });
-    console.log(`built ${g.label} in ${seconds(bundleMs + componentizeMs)}`);
+    const checks = !g.check ? ', not checked' : typeChecked ? `, checks ${seconds(checkMs)}` : '';
+    console.log(`built ${g.label} in ${seconds(bundleMs + checkMs + componentizeMs)}${checks}`);
   } catch (e) {
     outcomes.push({ label: g.label, status: 'failed', error: errorText(e) });
     console.error(`FAILED ${g.label}: ${firstLine(errorText(e))}`);
@@ -410,32 +575,55 @@ function adjustGuestTypes(text: string): string {
     .replace(/\bbigint\b/g, 'number')
     .replace(/ \| undefined\b/g, ' | null | undefined')
     .replace(/^(\s*[\w$]+)\?: (.+),$/gm, '$1?: $2 | null,');
-  return '// Adjusted by scripts/build-modules.ts for componentize-qjs guests: u64/s64 are numbers,\n' + '// an option that is none is null.\n' + adjusted;
+  return `// Adjusted by scripts/build-modules.ts for componentize-qjs guests: u64/s64 are numbers,\n// an option that is none is null.\n${adjusted}`;
 }
 
-/** `jco guest-types` for one world into build/guest-types/<world>/, unless up to date. */
+/** Interface declaration file -> the world whose generation wrote it in this run, and its text. */
+const writtenInterfaces = new Map<string, { world: string; text: string }>();
+const sharedInterfacesDir = join(guestTypesDir, 'interfaces');
+const REFERENCE = /^\/\/\/ <reference path="([^"]+)" \/>$/gm;
+
+/**
+ * `jco guest-types` for one world, unless up to date: the world's own file goes to
+ * build/guest-types/<world>/<world>.d.ts, and the declarations of its interfaces to
+ * build/guest-types/interfaces/ (the same file for every world that has the interface, so that a
+ * guest source can reference one, as modules/server/src/server.ts does, in any program).
+ */
 async function guestTypes(world: string, witDir: string): Promise<'generated' | 'up to date'> {
   const outDir = join(guestTypesDir, world);
+  const worldFile = join(outDir, `${world}.d.ts`);
   const fingerprintPath = join(guestTypesDir, `${world}.sha256`);
-  const fingerprint = sha256('edgehost guest-types v2', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
-  if (!force && existsSync(join(outDir, `${world}.d.ts`)) && readText(fingerprintPath)?.trim() === fingerprint) {
-    return 'up to date';
+  const fingerprint = sha256('edgehost guest-types v3', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
+  if (!force && readText(fingerprintPath)?.trim() === fingerprint) {
+    const text = readText(worldFile);
+    if (text && [...text.matchAll(REFERENCE)].every((m) => existsSync(resolve(outDir, m[1])))) return 'up to date';
   }
-  // Generate next to the old declarations, then swap, so a type check never sees half a set.
   const tmpDir = tmpName(outDir);
   rmSync(tmpDir, { recursive: true, force: true });
   try {
     await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet']);
-    for (const f of listFiles(tmpDir).filter((n) => n.endsWith('.d.ts'))) {
-      const p = join(tmpDir, f);
-      writeFileSync(p, adjustGuestTypes(readFileSync(p, 'utf8')));
+    // Interfaces first, so that the world file never refers to a missing one.
+    for (const f of listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'))) {
+      const text = adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'));
+      const earlier = writtenInterfaces.get(f);
+      if (earlier && earlier.text !== text) {
+        throw new Error(
+          `jco guest-types declared ${f} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
+        );
+      }
+      writtenInterfaces.set(f, { world, text });
+      writeIfChanged(join(sharedInterfacesDir, f), Buffer.from(text));
     }
-    rmSync(outDir, { recursive: true, force: true });
-    renameSync(tmpDir, outDir);
+    const text = adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll(
+      '<reference path="./interfaces/',
+      '<reference path="../interfaces/',
+    );
+    rmSync(join(outDir, 'interfaces'), { recursive: true, force: true }); // the layout before build/guest-types/interfaces/
+    writeIfChanged(worldFile, Buffer.from(text));
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }
-  writeAtomic(fingerprintPath, fingerprint + '\n');
+  writeAtomic(fingerprintPath, `${fingerprint}\n`);
   return 'generated';
 }
 
@@ -446,17 +634,17 @@ async function main(): Promise<number> {
   mkdirSync(buildDir, { recursive: true });
 
   const platform = readWitPackage(platformWitDir);
-  const worldsByDir = new Map<string, Map<string, World>>([[platformWitDir, platform.worlds]]);
+  const packagesByDir = new Map<string, WitPackage>([[platformWitDir, platform]]);
   assembleTypesWit(platform);
   const typeJobs: [string, string][] = [...platform.worlds.keys()].map((w) => [w, platformWitDir]);
   typeJobs.push([ANY_MODULE_WORLD, typesWitDir]);
 
-  const guests = discover('modules', join(root, 'modules'), new Set(['shared']));
-  if (withTestGuests) {
+  const guests = discover('modules', options.modules, options.out, new Set(['shared']));
+  if (options.testGuests) {
     try {
       assembleTestWit();
       const test = readWitPackage(fixtureWitDir);
-      worldsByDir.set(testWitDir, test.worlds);
+      packagesByDir.set(testWitDir, test);
       for (const w of test.worlds.keys()) {
         if (platform.worlds.has(w) || w === ANY_MODULE_WORLD) throw new Error(`test world "${w}" clashes with a platform world name`);
         typeJobs.push([w, testWitDir]);
@@ -464,33 +652,33 @@ async function main(): Promise<number> {
     } catch (e) {
       outcomes.push({ label: 'build/wit-test', status: 'failed', error: errorText(e) });
     }
-    guests.push(...discover('test-guests', join(root, 'test', 'fixtures', 'guests'), new Set()));
+    guests.push(...discover('test-guests', join(root, 'test', 'fixtures', 'guests'), join(buildDir, 'test-guests'), new Set()));
   }
   for (const n of notices) console.log(n);
   for (const o of outcomes) if (o.status === 'failed') console.error(`FAILED ${o.label}: ${firstLine(o.error ?? '')}`);
 
-  const guestJobs = guests.map((g) => buildGuest(g, worldsByDir));
-  const typeResults = await Promise.all(
-    typeJobs.map(async ([world, dir]) => {
-      try {
-        return { world, status: await guestTypes(world, dir) };
-      } catch (e) {
-        outcomes.push({ label: `guest types ${world}`, status: 'failed', error: errorText(e) });
-        console.error(`FAILED guest types ${world}: ${firstLine(errorText(e))}`);
-        return { world, status: 'failed' as const };
-      }
+  const typeResults = typeJobs.map(([world, dir]) => ({
+    world,
+    status: guestTypes(world, dir).catch((e: unknown) => {
+      outcomes.push({ label: `guest types ${world}`, status: 'failed', error: errorText(e) });
+      console.error(`FAILED guest types ${world}: ${firstLine(errorText(e))}`);
+      return 'failed' as const;
     }),
-  );
-  await Promise.all(guestJobs);
+  }));
+  const guestTypesByWorld = new Map(typeResults.map((r) => [r.world, r.status.then((s) => (s === 'failed' ? undefined : join(guestTypesDir, r.world)))]));
+  await Promise.all(guests.map((g) => buildGuest(g, { packagesByDir, platform, guestTypes: guestTypesByWorld })));
+  const statuses = await Promise.all(typeResults.map(async (r) => ({ world: r.world, status: await r.status })));
 
-  const generated = typeResults.filter((r) => r.status === 'generated').map((r) => r.world);
-  const current = typeResults.filter((r) => r.status === 'up to date').map((r) => r.world);
+  const generated = statuses.filter((r) => r.status === 'generated').map((r) => r.world);
+  const current = statuses.filter((r) => r.status === 'up to date').map((r) => r.world);
   if (generated.length) console.log(`guest types generated for ${generated.join(', ')}`);
   if (current.length && !generated.length) console.log(`guest types are up to date (${current.join(', ')})`);
 
   const failed = outcomes.filter((o) => o.status === 'failed');
   const count = (s: Outcome['status']) => outcomes.filter((o) => o.status === s).length;
-  const summary = `${count('built')} built, ${count('up to date')} up to date, ${failed.length} failed`;
+  const summary = options.checkOnly
+    ? `${count('checked')} checked, ${failed.length} failed`
+    : `${count('built')} built, ${count('up to date')} up to date, ${failed.length} failed`;
   console.log(`${summary} in ${seconds(performance.now() - started)}`);
   if (failed.length) {
     console.error(`\nbuild failed for ${failed.map((o) => o.label).join(', ')}`);

@@ -1,12 +1,15 @@
 // Small helpers for guests (QuickJS components): a console that writes to the host's log,
 // typed config reading, and readable text for errors thrown by WIT imports.
-// The config parsing itself lives in config-values.ts (pure, tested in Node).
+// The config parsing itself lives in config-values.ts and the error text in errors.ts (both pure,
+// tested in Node).
 
 import { get } from 'edgehost:platform/config@0.1.0';
 import { type Level, log } from 'edgehost:platform/logging@0.1.0';
 import { type ConfigDefaults, type ConfigReader, createConfigReader } from './config-values.ts';
+import { describeError, showValue } from './errors.ts';
 
 export { ConfigError, type ConfigReader, type JsonRule, type NumberRule, nonEmptyStringList } from './config-values.ts';
+export { describeError, errorPayload } from './errors.ts';
 
 /** The subset of `console` that `installConsole` provides. */
 export interface GuestConsole {
@@ -23,16 +26,8 @@ declare global {
 }
 
 function formatArg(a: unknown): string {
-  if (typeof a === 'string') return a;
-  if (a instanceof Error) return describeError(a) + (a.stack ? '\n' + a.stack : '');
-  if (typeof a === 'bigint') return a.toString();
-  if (a === undefined) return 'undefined';
-  try {
-    const s = JSON.stringify(a);
-    return s === undefined ? String(a) : s;
-  } catch {
-    return String(a);
-  }
+  if (a instanceof Error) return `${describeError(a)}${a.stack ? `\n${a.stack}` : ''}`;
+  return showValue(a);
 }
 
 /** Format console-style arguments as one line (strings as is, others as JSON). */
@@ -58,22 +53,4 @@ export function installConsole(): GuestConsole {
  */
 export function readConfig(defaults: ConfigDefaults): ConfigReader {
   return createConfigReader(get, defaults);
-}
-
-/** The error variant a WIT import put on the Error it threw (`{tag, val}`), if any. */
-export function errorPayload(e: unknown): { tag: string; val?: unknown } | undefined {
-  const p = e !== null && typeof e === 'object' ? (e as { payload?: unknown }).payload : undefined;
-  if (p !== null && typeof p === 'object' && typeof (p as { tag?: unknown }).tag === 'string') {
-    return p as { tag: string; val?: unknown };
-  }
-  return undefined;
-}
-
-/** `tag: val` (or `tag`) for an error thrown by a WIT import; the message for any other error. */
-export function describeError(e: unknown): string {
-  const p = errorPayload(e);
-  if (p) return p.val === undefined ? p.tag : `${p.tag}: ${formatArg(p.val)}`;
-  if (e instanceof Error) return e.message || e.name;
-  if (typeof e === 'string') return e;
-  return formatArg(e);
 }

@@ -4,17 +4,16 @@ import { get } from 'edgehost:platform/config@0.1.0';
 import { log } from 'edgehost:platform/logging@0.1.0';
 import type { Message } from 'edgehost:platform/pubsub@0.1.0';
 import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
-import type { ConnectionInfo } from 'edgehost:platform/socket@0.1.0';
 import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
+import type { Event } from 'edgehost:platform/socket-handler@0.1.0';
 import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
+import { describeError } from '../../shared/errors.ts';
 import defaults from '../module.json' with { type: 'json' };
 import { loadOptions } from './options.ts';
-import { describe, type Platform, Server } from './server.ts';
+import { type Platform, Server } from './server.ts';
 
 /** How often connect timeouts and keep alives are checked. */
 const CHECK_PERIOD_MS = 1000;
-
-type SocketEvent = { tag: 'opened'; val: ConnectionInfo } | { tag: 'data'; val: [number, Uint8Array] } | { tag: 'closed'; val: number };
 
 const platform: Platform = {
   send,
@@ -37,7 +36,7 @@ export const lifecycle = {
       try {
         listen(address, 'mqtt');
       } catch (e) {
-        throw new Error(`listen on ${address} failed: ${describe(e)}`);
+        throw new Error(`listen on ${address} failed: ${describeError(e)}`);
       }
     }
     if (options.listen.length === 0) log('warn', 'no listen address configured (--server-socket-address): no client can connect');
@@ -52,18 +51,18 @@ export const messageHandler = {
     try {
       server?.handleBusMessages(messages);
     } catch (e) {
-      log('error', `bus messages: ${describe(e)}`);
+      log('error', `bus messages: ${describeError(e)}`);
     }
   },
 };
 
 export const socketHandler = {
   // No result type: throwing here would trap the instance and drop every connection.
-  handleEvents(events: SocketEvent[]): void {
+  handleEvents(events: Event[]): void {
     try {
       server?.handleSocketEvents(events);
     } catch (e) {
-      log('error', `socket events: ${describe(e)}`);
+      log('error', `socket events: ${describeError(e)}`);
     }
   },
 };
@@ -74,7 +73,7 @@ export const timerHandler = {
     try {
       server?.tick();
     } catch (e) {
-      log('error', `timer: ${describe(e)}`);
+      log('error', `timer: ${describeError(e)}`);
     }
   },
 };

@@ -1,8 +1,13 @@
+/// <reference path="../../../build/guest-types/interfaces/edgehost-platform-socket-handler.d.ts" />
 // The server's core state: connections, sessions, the subscription index, retained
 // messages and the bridge to the bus. The platform is injected (see index.ts for the
 // WIT wiring), so all of this runs in plain Node under test.
+// (The reference above gives programs that include this file, the host's tests too, the
+// generated declaration of the socket events: `npm run build` writes it.)
 
+import type { Event as SocketEvent } from 'edgehost:platform/socket-handler@0.1.0';
 import { topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import { describeError as describe } from '../../shared/errors.ts';
 import { Acl } from './acl.ts';
 import type { QoS } from './codec/packets.ts';
 import { Connection, Outbox, type Transport } from './connection.ts';
@@ -27,11 +32,6 @@ export interface Platform {
   now(): number;
   log(level: LogLevel, message: string): void;
 }
-
-export type SocketEvent =
-  | { tag: 'opened'; val: { id: number; localAddress: string; remoteAddress: string; transport: Transport } }
-  | { tag: 'data'; val: [number, Uint8Array] }
-  | { tag: 'closed'; val: number };
 
 export interface BusMessage {
   topic: string;
@@ -326,16 +326,4 @@ export class Server {
     this.warned.add(key);
     this.platform.log('warn', message);
   }
-}
-
-/** An Error's message, or a host error's tag and text. */
-export function describe(e: unknown): string {
-  if (e && typeof e === 'object' && 'payload' in e) {
-    const p = (e as { payload: unknown }).payload;
-    if (p && typeof p === 'object' && 'tag' in p) {
-      const { tag, val } = p as { tag: string; val?: unknown };
-      return val === undefined ? tag : `${tag}: ${String(val)}`;
-    }
-  }
-  return e instanceof Error ? e.message : String(e);
 }
