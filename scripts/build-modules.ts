@@ -97,6 +97,8 @@ const { force } = options;
 
 const buildDir = join(root, 'build');
 const platformWitDir = join(root, 'wit');
+/** wit/ with the WASI packages its worlds import (wasi:filesystem) as deps/: what jco is given for platform worlds. */
+const platformBuildWitDir = join(root, 'build', 'wit-platform');
 const fixtureWitDir = join(root, 'test', 'fixtures', 'wit');
 const testWitDir = join(buildDir, 'wit-test');
 const typesWitDir = join(buildDir, 'wit-types');
@@ -222,6 +224,21 @@ function witFilesOf(dir: string, prefix: string): [string, Uint8Array][] {
   return listFiles(dir).map((f) => [join(prefix, f), readFileSync(join(dir, f))]);
 }
 
+/** jco's WASI WIT packages, as `deps/<pkg>/...` entries. */
+function wasiDeps(): [string, Uint8Array][] {
+  if (!existsSync(wasiWitDir)) {
+    throw new Error(`WASI ${WASI_VERSION} WIT not found at ${relative(root, wasiWitDir)} (jco layout changed?)`);
+  }
+  return readdirSync(wasiWitDir).flatMap((pkg) => witFilesOf(join(wasiWitDir, pkg), join('deps', pkg)));
+}
+
+/** build/wit-platform: wit/ itself plus the WASI packages its worlds import, as deps. */
+function assemblePlatformWit(): void {
+  const files = new Map<string, string | Uint8Array>(witFilesOf(platformWitDir, ''));
+  for (const [p, b] of wasiDeps()) files.set(p, b);
+  syncDir(platformBuildWitDir, files);
+}
+
 /** build/wit-test: the fixture worlds, with edgehost:platform and WASI as deps. */
 function assembleTestWit(): void {
   if (!existsSync(wasiWitDir)) {
@@ -232,9 +249,7 @@ function assembleTestWit(): void {
     files.set(f, readFileSync(join(fixtureWitDir, f)));
   }
   for (const [p, b] of witFilesOf(platformWitDir, join('deps', 'edgehost-platform'))) files.set(p, b);
-  for (const pkg of readdirSync(wasiWitDir)) {
-    for (const [p, b] of witFilesOf(join(wasiWitDir, pkg), join('deps', pkg))) files.set(p, b);
-  }
+  for (const [p, b] of wasiDeps()) files.set(p, b);
   // The relabelled copies (see RELABELLED_VERSION): deps/wasi-io-probe, deps/wasi-http-probe.
   const relabel = new RegExp(`\\b(wasi:(?:${RELABELLED_PACKAGES.join('|')})(?:/[\\w-]+)?)@${WASI_VERSION.replace(/\./g, '\\.')}\\b`, 'g');
   for (const name of RELABELLED_PACKAGES) {
@@ -249,8 +264,9 @@ function assembleTestWit(): void {
 /** build/wit-types: world `any-module`, the union of every platform world's imports and exports. */
 function assembleTypesWit(platform: WitPackage): void {
   const version = platform.version;
-  // World members are qualified without version ("edgehost:platform/pubsub"): add the package's.
-  const q = (iface: string) => `${iface}${version ? `@${version}` : ''}`;
+  // World members are qualified without version ("edgehost:platform/pubsub"): add the package's,
+  // or for WASI the version jco's WIT has (the one platform worlds import).
+  const q = (iface: string) => (iface.startsWith('wasi:') ? `${iface}@${WASI_VERSION}` : `${iface}${version ? `@${version}` : ''}`);
   const imports = new Set<string>();
   const exports = new Set<string>();
   for (const w of platform.worlds.values()) {
@@ -270,6 +286,7 @@ function assembleTypesWit(platform: WitPackage): void {
   ].join('\n');
   const files = new Map<string, string | Uint8Array>([[`${ANY_MODULE_WORLD}.wit`, text]]);
   for (const [p, b] of witFilesOf(platformWitDir, join('deps', 'edgehost-platform'))) files.set(p, b);
+  for (const [p, b] of wasiDeps()) files.set(p, b);
   syncDir(typesWitDir, files);
 }
 
@@ -374,7 +391,7 @@ function discover(kind: Kind, dir: string, outDir: string, skip: Set<string>): G
     try {
       const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as { world?: unknown; package?: unknown; check?: unknown };
       if (typeof m.world !== 'string' || !m.world) throw new Error('"world" must be a non-empty string');
-      let witDir = platformWitDir;
+      let witDir = platformBuildWitDir;
       if (m.package === 'test') {
         if (kind !== 'test-guests') throw new Error('"package": "test" is only for test fixture guests');
         witDir = testWitDir;
@@ -634,9 +651,10 @@ async function main(): Promise<number> {
   mkdirSync(buildDir, { recursive: true });
 
   const platform = readWitPackage(platformWitDir);
-  const packagesByDir = new Map<string, WitPackage>([[platformWitDir, platform]]);
+  const packagesByDir = new Map<string, WitPackage>([[platformBuildWitDir, platform]]);
+  assemblePlatformWit();
   assembleTypesWit(platform);
-  const typeJobs: [string, string][] = [...platform.worlds.keys()].map((w) => [w, platformWitDir]);
+  const typeJobs: [string, string][] = [...platform.worlds.keys()].map((w) => [w, platformBuildWitDir]);
   typeJobs.push([ANY_MODULE_WORLD, typesWitDir]);
 
   const guests = discover('modules', options.modules, options.out, new Set(['shared']));

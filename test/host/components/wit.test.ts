@@ -51,7 +51,14 @@ describe('the platform package (wit/)', () => {
     assert.deepEqual(p.interfaces.get('types'), []);
     assert.deepEqual(p.worlds.get('telemetry'), {
       name: 'telemetry',
-      imports: ['edgehost:platform/logging', 'edgehost:platform/config', 'edgehost:platform/pubsub', 'edgehost:platform/timer'],
+      imports: [
+        'edgehost:platform/logging',
+        'edgehost:platform/config',
+        'edgehost:platform/pubsub',
+        'edgehost:platform/timer',
+        'wasi:filesystem/preopens',
+        'wasi:filesystem/types',
+      ],
       exports: ['edgehost:platform/lifecycle', 'edgehost:platform/message-handler', 'edgehost:platform/timer-handler'],
       docs: 'A sensor reader: publishes readings on a timer.',
     });

@@ -33,7 +33,14 @@ test('a valid config resolves component paths against the config file and applie
   assert.equal(m.componentPath, join(file, '..', 'a.wasm'));
   assert.deepEqual(m.grants.pubsub, { publish: ['telemetry/#'], subscribe: [] });
   assert.equal(m.limits.callDeadlineMs, 5000);
-  assert.deepEqual(m.capabilityInterfaces, ['edgehost:platform/logging', 'edgehost:platform/config', 'edgehost:platform/pubsub', 'edgehost:platform/timer']);
+  assert.deepEqual(m.capabilityInterfaces, [
+    'edgehost:platform/logging',
+    'edgehost:platform/config',
+    'edgehost:platform/pubsub',
+    'edgehost:platform/timer',
+    'wasi:filesystem/preopens',
+    'wasi:filesystem/types',
+  ]);
 });
 
 test('an unknown module key names the file, the key and what to do', () => {
@@ -91,7 +98,7 @@ test('an unknown flag is a usage error that lists the flags this config has', ()
   const e = loadError(file, '--gateway-alowed-host', 'x');
   assert.equal(e.code, 'EH_CLI_USAGE');
   assert.match(e.message, /unknown option --gateway-alowed-host\./);
-  assert.match(e.message, /module options for .*: --gateway-allowed-host, --gateway-url\./);
+  assert.match(e.message, /module options for .*: --gateway-allowed-host, --gateway-dir, --gateway-url\./);
   assert.match(e.message, /--help/);
 });
 
@@ -145,4 +152,25 @@ test('a file that is not JSON is reported as such', () => {
   const e = loadError(join(dir, 'c.json'));
   assert.equal(e.code, 'EH_CONFIG_FILE');
   assert.match(e.message, /is not valid JSON/);
+});
+
+test('--<module>-dir mounts a directory relative to the working directory, read-only unless :rw', () => {
+  const file = setup({ reader: { component: 'a.wasm', world: 'telemetry' } });
+  const config = loadConfig(parseCli(['--config', file, '--reader-dir', 'shared:/config', '--reader-dir', '/var/lib/x:/data:rw']));
+  assert.deepEqual(config.modules[0].grants.filesystem, {
+    mounts: [
+      { host: join(process.cwd(), 'shared'), guest: '/config', mode: 'ro' },
+      { host: '/var/lib/x', guest: '/data', mode: 'rw' },
+    ],
+  });
+});
+
+test('a mount in the config file is relative to the file; a bad guest path names the key and the flag', () => {
+  const file = setup({ reader: { component: 'a.wasm', world: 'telemetry', grants: { filesystem: { mounts: [{ host: 'data', guest: '/data' }] } } } });
+  assert.equal(
+    (loadConfig(parseCli(['--config', file])).modules[0].grants.filesystem as { mounts: { host: string }[] }).mounts[0].host,
+    join(file, '..', 'data'),
+  );
+  const e = loadError(file, '--reader-dir', 'x:data');
+  assert.match(e.message, /modules\.reader\.grants\.filesystem\.mounts\[0\]\.guest: an absolute path in the guest, such as \/data \(from --reader-dir\)/);
 });

@@ -105,7 +105,19 @@ describe('the server guest as a component', () => {
     const wasm = join(outDir, 'server.wasm');
     const r = spawnSync(
       join(root, 'node_modules/.bin/jco'),
-      ['componentize', bundle, '--wit', join(root, 'wit'), '--world-name', 'server', '--backend', 'quickjs', '--backend-qjs-disable-async', '-o', wasm],
+      [
+        'componentize',
+        bundle,
+        '--wit',
+        join(root, 'build/wit-platform'),
+        '--world-name',
+        'server',
+        '--backend',
+        'quickjs',
+        '--backend-qjs-disable-async',
+        '-o',
+        wasm,
+      ],
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 0, r.stderr + r.stdout);
