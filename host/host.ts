@@ -1,15 +1,17 @@
 // The host: one bus with its durable store, and the modules running on it.
 // Modules come and go while it runs (addModule, replaceModule, removeModule);
 // the config file is only the set it starts with.
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
 import type { HostServices } from './capabilities/capability.ts';
+import { capabilities } from './capabilities/index.ts';
 import { type LoadedComponent, loadComponent } from './components/load.ts';
 import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
 import { HostError } from './errors.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
 import { type ModuleInfo, ModuleRuntime, type ModuleSource, type RemoveOptions } from './runtime/module-runtime.ts';
+import { type WorkerBundle, workerBundle } from './sandbox/worker-bundle.ts';
 
 export class Host {
   readonly config: ResolvedConfig;
@@ -55,7 +57,7 @@ export class Host {
    * at once with its name and what does not match, then starts them all.
    */
   async start(): Promise<void> {
-    const loaded = await Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const));
+    const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.#workerBundle()]);
     await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, 'config')));
   }
 
@@ -111,8 +113,23 @@ export class Host {
     this.#store.close();
   }
 
+  /** The JavaScript workers run, bundled once (see host/sandbox/worker-bundle.ts). */
+  #workerBundle(): Promise<WorkerBundle> {
+    return workerBundle(
+      capabilities.map((c) => c.worker),
+      join(dirname(resolve(this.config.cacheDir)), 'worker'),
+    );
+  }
+
   async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
-    const runtime = new ModuleRuntime(spec, component, { host: this.services, logLevel: this.config.logLevel, trace: this.config.traceProtocol, source });
+    const bundle = await this.#workerBundle();
+    const runtime = new ModuleRuntime(spec, component, {
+      host: this.services,
+      bundle,
+      logLevel: this.config.logLevel,
+      trace: this.config.traceProtocol,
+      source,
+    });
     this.modules.set(spec.name, runtime);
     await runtime.start();
     return runtime;

@@ -16,7 +16,7 @@
 // only types, and nothing from host/config: the config schema is built from the
 // capability list, never the other way round.
 import type { z } from 'zod';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../log-forwarding.ts';
 
 // ---------------------------------------------------------------------------
 // The declaration (index.ts)

@@ -21,6 +21,7 @@ import { HostError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { Instance, type InstanceExit } from '../sandbox/instance.ts';
 import type { OpTable } from '../sandbox/link.ts';
+import type { WorkerBundle } from '../sandbox/worker-bundle.ts';
 
 export type ModuleState = 'loading' | 'starting' | 'ready' | 'restarting' | 'draining' | 'stopped' | 'failed';
 
@@ -29,6 +30,8 @@ export type ModuleSource = 'config' | 'api';
 
 export interface RuntimeOptions {
   host: HostServices;
+  /** The bundled worker code. */
+  bundle: WorkerBundle;
   logLevel: string;
   trace: boolean;
 }
@@ -344,13 +347,14 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
     }
     const env = spec.grants.environment as string[];
     const instance = new Instance({
+      entry: this.#opts.bundle.entry,
       init: {
         moduleName: spec.name,
         instance: n,
         componentJs: this.component.jsPath,
         coreModules: this.component.coreModules,
         imports: spec.worldSpec.imports,
-        capabilities: spec.capabilities.map((c) => ({ name: c.name, interfaces: c.interfaces, worker: c.worker })),
+        capabilities: spec.capabilities.map((c) => ({ name: c.name, interfaces: c.interfaces, worker: this.#opts.bundle.workerHalf(c.worker) })),
         grants: Object.fromEntries(spec.capabilities.map((c) => [c.name, this.#grantOf(c, spec)])),
         env: env.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
         config: Object.entries(spec.config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),

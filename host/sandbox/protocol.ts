@@ -10,7 +10,7 @@
 //
 // Set EDGEHOST_TRACE_PROTOCOL=1 (or pass --trace-protocol) to log every crossing.
 import type { ErrorCode } from '../errors.ts';
-import type { ForwardedLine } from '../logger.ts';
+import type { ForwardedLine } from '../log-forwarding.ts';
 
 /** Main thread -> worker. */
 export interface ToWorker {

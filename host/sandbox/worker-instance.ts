@@ -4,8 +4,8 @@
 // longer be trusted (a trap, an exit, its memory over the limit).
 import type { MessagePort } from 'node:worker_threads';
 import type { CapabilityOps, OpHandlers, WorkerContext, WorkerHalf } from '../capabilities/capability.ts';
+import { type ForwardedLine, forwardingLogger, type Logger, type LogLevel } from '../log-forwarding.ts';
 import { throttledLog } from '../log-throttle.ts';
-import { type ForwardedLine, forwardingLogger, type Logger, type LogLevel } from '../logger.ts';
 import { CallClock } from './call-clock.ts';
 import { diagnoseGuestFailure } from './guest-failure.ts';
 import { errorText, Link, type OpTable } from './link.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../log-forwarding.ts';
 import { InputStream, OutputStream } from './io.ts';
 
 /** Thrown by wasi:cli/exit: unwinds the guest; the worker then ends that module only. */

@@ -1,4 +1,4 @@
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../log-forwarding.ts';
 import { createCli } from './cli.ts';
 import { clocksAndRandom } from './clocks-random.ts';
 import { createDeniedWasi } from './denied.ts';
