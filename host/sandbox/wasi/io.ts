@@ -1,5 +1,6 @@
 // wasi:io for a sandboxed module: streams exist only for stdio (stdout/stderr go
-// to the log, or to a run-once's bounded capture) and pollables only for clocks. Nothing here touches a real file or socket.
+// to the log, or to a run-once's bounded capture) and pollables only for clocks.
+// Nothing here touches a real file or socket.
 
 /** A wasi:io/error resource. */
 export class IoError {
