@@ -1,8 +1,8 @@
-// Builds the C examples into standard wasi:cli/command components, from source.
+// Builds the examples and the wasi:http guest fixtures into components, from source.
 //
 //   node scripts/build-examples.ts [--force]
 //
-// Every examples/<name>/ that holds *.c files -> build/examples/<name>.wasm:
+// C examples: every examples/<name>/ that holds *.c files -> build/examples/<name>.wasm:
 //   1. clang-14 --target=wasm32-wasi --sysroot=/usr (Debian's wasi-libc: headers in
 //      /usr/include/wasm32-wasi, libraries in /usr/lib/wasm32-wasi) -> a core module with
 //      preview1 (wasi_snapshot_preview1) imports;
@@ -12,13 +12,19 @@
 //   3. `jco new --wasi-command`: jco's preview1 command adapter turns it into a component that
 //      exports wasi:cli/run and imports only standard WASI interfaces.
 // Steps 2 and 3 use jco's API in this process (componentEmbed, componentNew).
-//
-// A component is rebuilt only when its fingerprint (sha256 of the sources, the flags, the
-// compiler, wasi-libc, jco and its adapter), stored in <name>.wasm.sha256, has changed.
 // Needs the Debian packages clang-14, lld-14, wasi-libc and libclang-rt-14-dev-wasm32; says
 // which one is missing.
+//
+// wasi:http guests: every test/fixtures/http-guests/<name>/ (index.js + wit/ with one world,
+// jco's WASI WIT added as deps) -> two wasi:http/proxy components from the same source:
+//   build/http-guests/<name>.sm.wasm   `jco componentize` (StarlingMonkey, jco's default), as is;
+//   build/http-guests/<name>.qjs.wasm  `jco componentize --backend quickjs --backend-qjs-disable-async`
+//      from relabelled WIT, then relabelled back (see standardWasiNames for why and how).
+//
+// A component is rebuilt only when its fingerprint (sha256 of the sources, the flags and the
+// tools), stored in <component>.wasm.sha256, has changed.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
@@ -35,7 +41,10 @@ for (const a of args) {
 
 const examplesDir = join(root, 'examples');
 const outDir = join(root, 'build', 'examples');
+const httpGuestsDir = join(root, 'test', 'fixtures', 'http-guests');
+const httpOutDir = join(root, 'build', 'http-guests');
 const jcoDir = join(root, 'node_modules', '@bytecodealliance', 'jco');
+const jcoCli = join(jcoDir, 'dist', 'jco.js');
 /** The WASI version jco 1.35's preview1 adapter imports; an example's world must name the same. */
 const WASI_VERSION = '0.2.12';
 const wasiWitDir = join(jcoDir, 'lib', 'wit', 'builtin', WASI_VERSION);
@@ -154,12 +163,22 @@ function worldName(dir: string): string {
   return names[0];
 }
 
-/** build/examples/<name>/wit: the example's own WIT plus jco's WASI WIT as deps/. */
-function assembleWit(name: string, witDir: string): string {
-  const dir = join(outDir, name, 'wit');
+/**
+ * `dir` := the WIT in `witDir` plus jco's WASI WIT as deps/. Relabelled (see RELABEL_SUFFIX):
+ * the own WIT names the relabelled wasi:io and wasi:http, which are added beside the real ones.
+ */
+function assembleWit(dir: string, witDir: string, relabelled = false): string {
   rmSync(dir, { recursive: true, force: true });
-  for (const f of listFiles(witDir)) writeAtomic(join(dir, f), readFileSync(join(witDir, f)));
+  const own = (text: string) => (relabelled ? relabel(text) : text);
+  for (const f of listFiles(witDir)) writeAtomic(join(dir, f), own(readFileSync(join(witDir, f), 'utf8')));
   for (const f of listFiles(wasiWitDir)) writeAtomic(join(dir, 'deps', f), readFileSync(join(wasiWitDir, f)));
+  if (relabelled) {
+    for (const pkg of ['wasi-io', 'wasi-http']) {
+      for (const f of listFiles(join(wasiWitDir, pkg))) {
+        writeAtomic(join(dir, 'deps', `${pkg}${RELABEL_SUFFIX}`, f), relabel(readFileSync(join(wasiWitDir, pkg, f), 'utf8')));
+      }
+    }
+  }
   return dir;
 }
 
@@ -209,7 +228,7 @@ async function buildExample(ex: Example, toolchain: string, jcoIdentity: string)
   const jco = await loadJco();
   let core: Uint8Array = readFileSync(corePath);
   if (ex.witDir) {
-    const witPath = assembleWit(ex.name, ex.witDir);
+    const witPath = assembleWit(join(outDir, ex.name, 'wit'), ex.witDir);
     core = await jco.componentEmbed({ binary: core, witPath, world: worldName(ex.witDir) });
   }
   const adapter = readFileSync(jco.preview1AdapterCommandPath());
@@ -219,41 +238,235 @@ async function buildExample(ex: Example, toolchain: string, jcoIdentity: string)
   return 'built';
 }
 
-async function main(): Promise<number> {
-  const started = performance.now();
-  const examples = discover();
-  if (examples.length === 0) {
-    console.log('no C examples found under examples/');
-    return 0;
+// ---------------------------------------------------------------------------------------------
+// wasi:http guests
+
+/**
+ * componentize-qjs pre-initialises a guest (Wizer) in a wasmtime linker that has WASI 0.2 but no
+ * wasi:http, and stubs what it lacks with resources of its own: `wasi:http/types@0.2.12` then
+ * fails to link ("instance export `io-error` has the wrong type: mismatched resource types"),
+ * because its resources come from the real wasi:io. Relabelled with a prerelease version that
+ * matches nothing in that linker, wasi:http and the wasi:io it uses are stubbed together and
+ * consistently; standardWasiNames puts the standard names back afterwards.
+ */
+const RELABEL_SUFFIX = '-probe';
+const relabel = (text: string) =>
+  text.replace(new RegExp(`\\b(wasi:(?:io|http)(?:/[\\w-]+)?)@${WASI_VERSION.replace(/\./g, '\\.')}(?![\\w-])`, 'g'), `$1@${WASI_VERSION}${RELABEL_SUFFIX}`);
+
+/**
+ * Gives a component built from relabelled WIT its standard WASI names back. What
+ * componentize-qjs writes is a wrapper component: it imports WASI instances, instantiates the
+ * guest (a nested component) with them, and re-exports the guest's exports (plus `init`, the
+ * entry point Wizer already ran). Only that wrapper changes, the nested components stay as built:
+ *   - a relabelled import that also exists under its real name (wasi:io/*, which the QuickJS
+ *     runtime imports itself) is dropped, and what used it (the guest's instantiation, the
+ *     types wasi:http/types refers to) uses the real one: wasi:http's streams are then the same
+ *     resources as stdout's, as in any wasi:http host;
+ *   - any other relabelled import or export (wasi:http/*) is renamed;
+ *   - the `init` export is dropped.
+ * Done on the text format with jco's print and parse (wasm-tools); it checks the shape it
+ * expects and fails rather than guess.
+ */
+async function standardWasiNames(component: Uint8Array): Promise<Uint8Array> {
+  const jco = await loadJco();
+  const lines = (await jco.print(component)).split('\n');
+  const fail = (why: string): never => {
+    throw new Error(`cannot restore standard WASI names: ${why} (componentize-qjs's wrapper changed shape?)`);
+  };
+  const firstNested = lines.findIndex((l) => /^ {2}\(component\b/.test(l));
+  const lastNested = lines.findLastIndex((l) => /^ {2}\(component\b/.test(l));
+  if (firstNested < 0) fail('no nested component');
+  const postStart = lines.findIndex((l, i) => i > lastNested && /^ {2}\)$/.test(l)) + 1;
+  if (postStart <= 0) fail('the last nested component does not close');
+
+  // Instance imports of the wrapper: name -> instance index.
+  const importRe = /^ {2}\(import "([^"]+)" \(instance \(;(\d+);\) (.*)$/;
+  const imports = new Map<string, number>();
+  for (const l of lines.slice(0, firstNested)) {
+    const m = importRe.exec(l);
+    if (m) imports.set(m[1], Number(m[2]));
   }
+  const mergedInto = new Map<number, number>();
+  for (const [name, index] of imports) {
+    const real = name.endsWith(RELABEL_SUFFIX) ? imports.get(name.slice(0, -RELABEL_SUFFIX.length)) : undefined;
+    if (real !== undefined) mergedInto.set(index, real);
+  }
+  const dropped = [...mergedInto.keys()];
+  const instance = (i: number) => mergedInto.get(i) ?? i - dropped.filter((d) => d < i).length;
+  const standard = (name: string) => (name.endsWith(RELABEL_SUFFIX) ? name.slice(0, -RELABEL_SUFFIX.length) : name);
+  const aliasRef = (l: string) => l.replace(/^( {2}\(alias export )(\d+) /, (_, head: string, n: string) => `${head}${instance(Number(n))} `);
+
+  const out: string[] = [];
+  for (const l of lines.slice(0, firstNested)) {
+    const m = importRe.exec(l);
+    if (m && mergedInto.has(Number(m[2]))) continue;
+    out.push(m ? `  (import "${standard(m[1])}" (instance (;${instance(Number(m[2]))};) ${m[3]}` : aliasRef(l));
+  }
+  for (let i = firstNested; i < postStart; i++) out.push(lines[i]);
+  let initDropped = 0;
+  for (const l of lines.slice(postStart)) {
+    if (/^ {2}\(alias export \d+ "init" \(func /.test(l) || /^ {2}\(export \(;\d+;\) "init" \(func /.test(l)) {
+      initDropped++;
+      continue;
+    }
+    out.push(
+      aliasRef(l)
+        .replace(/^( +\(with "[^"]+" \(instance )(\d+)\)\)$/, (_, head: string, n: string) => `${head}${instance(Number(n))}))`)
+        .replace(
+          /^( {2}\(export \(;\d+;\) )"([^"]+)" \(instance (\d+)\)\)$/,
+          (_, head: string, name: string, n: string) => `${head}"${standard(name)}" (instance ${instance(Number(n))}))`,
+        ),
+    );
+  }
+  if (initDropped !== 0 && initDropped !== 2) fail('an `init` export without its alias');
+  const bytes = await jco.parse(out.join('\n'));
+  const wit = await jco.componentWit(bytes);
+  if (wit.includes(RELABEL_SUFFIX)) fail(`relabelled names left:\n${wit}`);
+  return bytes;
+}
+
+interface HttpGuest {
+  name: string;
+  dir: string;
+  entry: string;
+  witDir: string;
+}
+
+function discoverHttpGuests(): HttpGuest[] {
+  if (!existsSync(httpGuestsDir)) return [];
+  return readdirSync(httpGuestsDir)
+    .sort()
+    .map((name) => ({ name, dir: join(httpGuestsDir, name) }))
+    .filter(({ name, dir }) => !name.startsWith('.') && statSync(dir).isDirectory())
+    .map(({ name, dir }) => ({ name, dir, entry: join(dir, 'index.js'), witDir: join(dir, 'wit') }));
+}
+
+/** Runs the jco CLI under this same Node; rejects with its output. */
+function jcoCommand(jcoArgs: string[]): Promise<void> {
+  return new Promise((resolveRun, rejectRun) => {
+    const child = spawn(process.execPath, [jcoCli, ...jcoArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d));
+    child.stderr.on('data', (d: Buffer) => (output += d));
+    child.on('error', rejectRun);
+    child.on('close', (code, signal) =>
+      code === 0 ? resolveRun() : rejectRun(new Error(`jco ${jcoArgs[0]} failed (${signal ?? `exit code ${code}`}):\n${output.trim().slice(-4000)}`)),
+    );
+  });
+}
+
+const HTTP_BACKENDS = {
+  /** jco's default backend, on the standard WIT: nothing to adjust. */
+  sm: { flags: [] as string[], relabelled: false },
+  qjs: { flags: ['--backend', 'quickjs', '--backend-qjs-disable-async'], relabelled: true },
+};
+
+async function buildHttpGuest(g: HttpGuest, backend: keyof typeof HTTP_BACKENDS, tools: string): Promise<'built' | 'up to date'> {
+  const { flags, relabelled } = HTTP_BACKENDS[backend];
+  const wasmPath = join(httpOutDir, `${g.name}.${backend}.wasm`);
+  const fingerprintPath = `${wasmPath}.sha256`;
+  const inputs = listFiles(g.dir);
+  const fingerprint = sha256(
+    'edgehost http guest v1',
+    backend,
+    tools,
+    flags.join(' '),
+    relabelled ? standardWasiNames.toString() : '',
+    ...inputs.flatMap((f) => [f, readFileSync(join(g.dir, f))]),
+  );
+  if (!force && existsSync(wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) return 'up to date';
+  if (!existsSync(g.entry)) throw new Error(`no ${relative(root, g.entry)}`);
+  if (!existsSync(g.witDir)) throw new Error(`no ${relative(root, g.witDir)}/`);
+
+  const work = join(httpOutDir, g.name, backend);
+  const witPath = assembleWit(join(work, 'wit'), g.witDir, relabelled);
+  const entry = join(work, 'index.js');
+  const source = readFileSync(g.entry, 'utf8');
+  writeAtomic(entry, relabelled ? relabel(source) : source);
+  const built = join(work, 'component.wasm');
+  rmSync(built, { force: true });
+  await jcoCommand(['componentize', entry, '--wit', witPath, '--world-name', worldName(g.witDir), ...flags, '-o', built]);
+  if (!existsSync(built)) throw new Error(`jco componentize wrote no ${relative(root, built)}`);
+  const component = relabelled ? await standardWasiNames(readFileSync(built)) : readFileSync(built);
+  writeAtomic(wasmPath, component);
+  writeAtomic(fingerprintPath, `${fingerprint}\n`);
+  return 'built';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const jcoVersion = (JSON.parse(readFileSync(join(jcoDir, 'package.json'), 'utf8')) as { version: string }).version;
+const wasiWitHash = () => sha256(...listFiles(wasiWitDir).map((f) => readFileSync(join(wasiWitDir, f))));
+const elapsed = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+/** Builds the C examples; returns how many failed. */
+async function buildExamples(): Promise<number> {
+  const examples = discover();
+  if (examples.length === 0) return 0;
   let toolchain: string;
   try {
     toolchain = checkToolchain();
   } catch (e) {
     console.error(`cannot build the C examples (${examples.map((x) => x.name).join(', ')}): ${errorText(e)}`);
-    return 1;
+    return examples.length;
   }
-  const jcoVersion = (JSON.parse(readFileSync(join(jcoDir, 'package.json'), 'utf8')) as { version: string }).version;
   const adapterPath = join(jcoDir, 'lib', 'wasi_snapshot_preview1.command.wasm');
-  const jcoIdentity = `jco ${jcoVersion}\n${existsSync(adapterPath) ? sha256(readFileSync(adapterPath)) : 'adapter?'}\n${sha256(...listFiles(wasiWitDir).map((f) => readFileSync(join(wasiWitDir, f))))}`;
-
+  const jcoIdentity = `jco ${jcoVersion}\n${existsSync(adapterPath) ? sha256(readFileSync(adapterPath)) : 'adapter?'}\n${wasiWitHash()}`;
   let failed = 0;
   for (const ex of examples) {
     const t0 = performance.now();
     try {
       const status = await buildExample(ex, toolchain, jcoIdentity);
       const size = statSync(join(outDir, `${ex.name}.wasm`)).size;
-      console.log(
-        status === 'built'
-          ? `built examples/${ex.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${size} bytes)`
-          : `examples/${ex.name} is up to date`,
-      );
+      console.log(status === 'built' ? `built examples/${ex.name} in ${elapsed(t0)} (${size} bytes)` : `examples/${ex.name} is up to date`);
     } catch (e) {
       failed++;
       console.error(`FAILED examples/${ex.name}: ${errorText(e)}`);
     }
   }
-  console.log(`examples: ${examples.length - failed} ok, ${failed} failed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return failed;
+}
+
+/** Builds the wasi:http guest fixtures with both backends; returns how many builds failed. */
+async function buildHttpGuests(): Promise<number> {
+  const guests = discoverHttpGuests();
+  if (guests.length === 0) return 0;
+  const version = (pkg: string) => {
+    try {
+      return (JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  const tools = [
+    `jco ${jcoVersion}`,
+    `componentize-qjs ${version('componentize-qjs')}`,
+    `componentize-js ${version('@bytecodealliance/componentize-js')}`,
+    wasiWitHash(),
+  ].join('\n');
+  let failed = 0;
+  // One at a time: a StarlingMonkey build alone keeps a core busy for several seconds.
+  for (const g of guests) {
+    for (const backend of Object.keys(HTTP_BACKENDS) as (keyof typeof HTTP_BACKENDS)[]) {
+      const label = `http-guests/${g.name} (${backend})`;
+      const t0 = performance.now();
+      try {
+        const status = await buildHttpGuest(g, backend, tools);
+        const size = statSync(join(httpOutDir, `${g.name}.${backend}.wasm`)).size;
+        console.log(status === 'built' ? `built ${label} in ${elapsed(t0)} (${size} bytes)` : `${label} is up to date`);
+      } catch (e) {
+        failed++;
+        console.error(`FAILED ${label}: ${errorText(e)}`);
+      }
+    }
+  }
+  return failed;
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const failed = (await buildExamples()) + (await buildHttpGuests());
+  console.log(`examples and http guests: ${failed ? `${failed} failed` : 'ok'} in ${elapsed(started)}`);
   return failed ? 1 : 0;
 }
 

@@ -1,0 +1,57 @@
+// A wasi:http/proxy guest written in plain JavaScript against standard WASI only
+// (test/fixtures/http-guests/hello), built by jco with both backends
+// (scripts/build-examples.ts), is a standard wasi:http/proxy component that jco transpiles and
+// that answers a request through a host-side wasi:http implementation (./http-host.ts).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { componentWit } from '@bytecodealliance/jco';
+import { root } from '../support/paths.ts';
+import { IncomingRequest, instantiateHttpGuest } from './http-host.ts';
+
+const component = (backend: string) => join(root, 'build/http-guests', `hello.${backend}.wasm`);
+
+before(() => {
+  // Up to date when `npm test` ran it as pretest; a first StarlingMonkey build takes 10-25 s.
+  const build = spawnSync(process.execPath, [join(root, 'scripts/build-examples.ts')], { cwd: root, encoding: 'utf8' });
+  assert.equal(build.status, 0, `build-examples failed:\n${build.stdout}${build.stderr}`);
+});
+
+for (const [backend, how] of [
+  ['sm', 'jco componentize (StarlingMonkey)'],
+  ['qjs', 'jco componentize --backend quickjs, relabelled back'],
+]) {
+  test(`${how}: the component imports only standard wasi:* 0.2.12 interfaces and exports only wasi:http/incoming-handler@0.2.12`, async () => {
+    const wit = await componentWit(readFileSync(component(backend)));
+    const imports = [...wit.matchAll(/^\s*import ([^;]+);/gm)].map((m) => m[1]);
+    const exports = [...wit.matchAll(/^\s*export ([^;]+);/gm)].map((m) => m[1]);
+    assert.deepEqual(exports, ['wasi:http/incoming-handler@0.2.12']);
+    assert.deepEqual(
+      imports.filter((i) => !/^wasi:[a-z-]+\/[a-z-]+@0\.2\.12$/.test(i)),
+      [],
+    );
+    assert.ok(imports.includes('wasi:http/types@0.2.12'), wit);
+  });
+
+  test(`${how}: handle answers 200 with a body naming the method and path, and echoes x-echo`, async () => {
+    const guest = await instantiateHttpGuest(component(backend));
+    const out = await guest.handle(new IncomingRequest({ tag: 'post' }, '/status?verbose=1', [['x-echo', 'ping']]));
+    assert.equal(out.sets, 1);
+    assert.equal(out.result?.tag, 'ok');
+    const response = out.result.val;
+    const body = 'hello from a wasi:http/proxy component: POST /status?verbose=1\n';
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.fields.text(), [
+      ['content-type', 'text/plain; charset=utf-8'],
+      ['content-length', String(body.length)],
+      ['x-echo', 'ping'],
+    ]);
+    assert.equal(response.sentBody?.text(), body);
+    assert.equal(response.sentBody?.finished, true);
+
+    const other = await guest.handle(new IncomingRequest({ tag: 'other', val: 'PURGE' }, '/cache'));
+    assert.equal(other.result?.tag === 'ok' && other.result.val.sentBody?.text(), 'hello from a wasi:http/proxy component: PURGE /cache\n');
+  });
+}
