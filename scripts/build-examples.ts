@@ -15,11 +15,14 @@
 // Needs the Debian packages clang-14, lld-14, wasi-libc and libclang-rt-14-dev-wasm32; says
 // which one is missing.
 //
-// wasi:http guests: every test/fixtures/http-guests/<name>/ (index.js + wit/ with one world,
-// jco's WASI WIT added as deps) -> two wasi:http/proxy components from the same source:
-//   build/http-guests/<name>.sm.wasm   `jco componentize` (StarlingMonkey, jco's default), as is;
-//   build/http-guests/<name>.qjs.wasm  `jco componentize --backend quickjs --backend-qjs-disable-async`
-//      from relabelled WIT, then relabelled back (see standardWasiNames for why and how).
+// wasi:http guests: every test/fixtures/http-guests/<name>/ with wit/ (one world, jco's WASI WIT
+// added as deps) and either
+//   index.js -> two wasi:http/proxy components from the same source:
+//     build/http-guests/<name>.sm.wasm   `jco componentize` (StarlingMonkey, jco's default), as is;
+//     build/http-guests/<name>.qjs.wasm  `jco componentize --backend quickjs --backend-qjs-disable-async`
+//        from relabelled WIT, then relabelled back (see standardWasiNames for why and how);
+//   *.c -> build/http-guests/<name>.wasm: clang-14 -mexec-model=reactor, `jco embed`, `jco new`
+//     (the canonical ABI glue is in the C source).
 //
 // A component is rebuilt only when its fingerprint (sha256 of the sources, the flags and the
 // tools), stored in <component>.wasm.sha256, has changed.
@@ -184,26 +187,43 @@ function assembleWit(dir: string, witDir: string, relabelled = false): string {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Example {
-  name: string;
+/** A C program and where its component goes. */
+interface CProgram {
+  label: string;
   dir: string;
   sources: string[];
   witDir?: string;
+  /** `command`: a wasi:cli/command (main); `reactor`: exports what its world says (no main). */
+  model: 'command' | 'reactor';
+  wasmPath: string;
+  /** Intermediate files: core.wasm, the assembled wit/. */
+  workDir: string;
 }
 
-function discover(): Example[] {
+const cSources = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => join(dir, f));
+
+function discover(): CProgram[] {
   if (!existsSync(examplesDir)) return [];
-  const found: Example[] = [];
+  const found: CProgram[] = [];
   for (const name of readdirSync(examplesDir).sort()) {
     const dir = join(examplesDir, name);
     if (name.startsWith('.') || !statSync(dir).isDirectory()) continue;
-    const sources = readdirSync(dir)
-      .filter((f) => f.endsWith('.c'))
-      .sort()
-      .map((f) => join(dir, f));
+    const sources = cSources(dir);
     if (sources.length === 0) continue;
     const witDir = join(dir, 'wit');
-    found.push({ name, dir, sources, witDir: existsSync(witDir) ? witDir : undefined });
+    found.push({
+      label: `examples/${name}`,
+      dir,
+      sources,
+      witDir: existsSync(witDir) ? witDir : undefined,
+      model: 'command',
+      wasmPath: join(outDir, `${name}.wasm`),
+      workDir: join(outDir, name),
+    });
   }
   return found;
 }
@@ -212,28 +232,30 @@ type Jco = typeof import('@bytecodealliance/jco');
 let jcoApi: Promise<Jco> | undefined;
 const loadJco = () => (jcoApi ??= import('@bytecodealliance/jco'));
 
-async function buildExample(ex: Example, toolchain: string, jcoIdentity: string): Promise<'built' | 'up to date'> {
-  const wasmPath = join(outDir, `${ex.name}.wasm`);
-  const fingerprintPath = `${wasmPath}.sha256`;
-  const inputs = [...listFiles(ex.dir).filter((f) => /\.(c|h)$/.test(f) || f.startsWith('wit/'))];
-  const fingerprint = sha256('edgehost C example v2', toolchain, jcoIdentity, CFLAGS.join(' '), ...inputs.flatMap((f) => [f, readFileSync(join(ex.dir, f))]));
-  if (!force && existsSync(wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) return 'up to date';
+async function buildC(p: CProgram, toolchain: string, jcoIdentity: string): Promise<'built' | 'up to date'> {
+  const flags = p.model === 'reactor' ? [...CFLAGS, '-mexec-model=reactor'] : CFLAGS;
+  const fingerprintPath = `${p.wasmPath}.sha256`;
+  const inputs = listFiles(p.dir).filter((f) => /\.(c|h)$/.test(f) || f.startsWith('wit/'));
+  const fingerprint = sha256('edgehost C program v2', toolchain, jcoIdentity, flags.join(' '), ...inputs.flatMap((f) => [f, readFileSync(join(p.dir, f))]));
+  if (!force && existsSync(p.wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) return 'up to date';
 
-  const corePath = join(outDir, ex.name, 'core.wasm');
-  mkdirSync(dirname(corePath), { recursive: true });
-  const cc = run(CLANG, [...CFLAGS, ...ex.sources, '-o', corePath]);
+  const corePath = join(p.workDir, 'core.wasm');
+  mkdirSync(p.workDir, { recursive: true });
+  const cc = run(CLANG, [...flags, ...p.sources, '-o', corePath]);
   if (!cc.ok) throw new Error(`${CLANG} failed:\n${cc.output}`);
   if (cc.output) console.log(cc.output); // warnings
 
   const jco = await loadJco();
   let core: Uint8Array = readFileSync(corePath);
-  if (ex.witDir) {
-    const witPath = assembleWit(join(outDir, ex.name, 'wit'), ex.witDir);
-    core = await jco.componentEmbed({ binary: core, witPath, world: worldName(ex.witDir) });
+  if (p.witDir) {
+    const witPath = assembleWit(join(p.workDir, 'wit'), p.witDir);
+    core = await jco.componentEmbed({ binary: core, witPath, world: worldName(p.witDir) });
   }
-  const adapter = readFileSync(jco.preview1AdapterCommandPath());
+  // The preview1 adapter is used only if the core module imports wasi_snapshot_preview1
+  // (wasi-libc's I/O); a reactor that calls WASI 0.2 directly gets none.
+  const adapter = readFileSync(p.model === 'command' ? jco.preview1AdapterCommandPath() : jco.preview1AdapterReactorPath());
   const component = await jco.componentNew(core, [['wasi_snapshot_preview1', adapter]]);
-  writeAtomic(wasmPath, component);
+  writeAtomic(p.wasmPath, component);
   writeAtomic(fingerprintPath, `${fingerprint}\n`);
   return 'built';
 }
@@ -332,13 +354,31 @@ interface HttpGuest {
   witDir: string;
 }
 
-function discoverHttpGuests(): HttpGuest[] {
-  if (!existsSync(httpGuestsDir)) return [];
-  return readdirSync(httpGuestsDir)
-    .sort()
-    .map((name) => ({ name, dir: join(httpGuestsDir, name) }))
-    .filter(({ name, dir }) => !name.startsWith('.') && statSync(dir).isDirectory())
-    .map(({ name, dir }) => ({ name, dir, entry: join(dir, 'index.js'), witDir: join(dir, 'wit') }));
+/** test/fixtures/http-guests/<name>/: JavaScript (index.js) or C (*.c, built as a reactor). */
+function discoverHttpGuests(): { js: HttpGuest[]; c: CProgram[] } {
+  const js: HttpGuest[] = [];
+  const c: CProgram[] = [];
+  if (!existsSync(httpGuestsDir)) return { js, c };
+  for (const name of readdirSync(httpGuestsDir).sort()) {
+    const dir = join(httpGuestsDir, name);
+    if (name.startsWith('.') || !statSync(dir).isDirectory()) continue;
+    const witDir = join(dir, 'wit');
+    const sources = cSources(dir);
+    if (sources.length > 0) {
+      c.push({
+        label: `http-guests/${name}`,
+        dir,
+        sources,
+        witDir,
+        model: 'reactor',
+        wasmPath: join(httpOutDir, `${name}.wasm`),
+        workDir: join(httpOutDir, name),
+      });
+    } else {
+      js.push({ name, dir, entry: join(dir, 'index.js'), witDir });
+    }
+  }
+  return { js, c };
 }
 
 /** Runs the jco CLI under this same Node; rejects with its output. */
@@ -399,37 +439,41 @@ const jcoVersion = (JSON.parse(readFileSync(join(jcoDir, 'package.json'), 'utf8'
 const wasiWitHash = () => sha256(...listFiles(wasiWitDir).map((f) => readFileSync(join(wasiWitDir, f))));
 const elapsed = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
-/** Builds the C examples; returns how many failed. */
-async function buildExamples(): Promise<number> {
-  const examples = discover();
-  if (examples.length === 0) return 0;
+/** Builds the C programs (examples and http guests); returns how many failed. */
+async function buildCPrograms(programs: CProgram[]): Promise<number> {
+  if (programs.length === 0) return 0;
   let toolchain: string;
   try {
     toolchain = checkToolchain();
   } catch (e) {
-    console.error(`cannot build the C examples (${examples.map((x) => x.name).join(', ')}): ${errorText(e)}`);
-    return examples.length;
+    console.error(`cannot build the C programs (${programs.map((p) => p.label).join(', ')}): ${errorText(e)}`);
+    return programs.length;
   }
-  const adapterPath = join(jcoDir, 'lib', 'wasi_snapshot_preview1.command.wasm');
-  const jcoIdentity = `jco ${jcoVersion}\n${existsSync(adapterPath) ? sha256(readFileSync(adapterPath)) : 'adapter?'}\n${wasiWitHash()}`;
+  const jcoIdentity = [
+    `jco ${jcoVersion}`,
+    ...['command', 'reactor'].map((m) => {
+      const adapter = join(jcoDir, 'lib', `wasi_snapshot_preview1.${m}.wasm`);
+      return existsSync(adapter) ? sha256(readFileSync(adapter)) : `${m} adapter?`;
+    }),
+    wasiWitHash(),
+  ].join('\n');
   let failed = 0;
-  for (const ex of examples) {
+  for (const p of programs) {
     const t0 = performance.now();
     try {
-      const status = await buildExample(ex, toolchain, jcoIdentity);
-      const size = statSync(join(outDir, `${ex.name}.wasm`)).size;
-      console.log(status === 'built' ? `built examples/${ex.name} in ${elapsed(t0)} (${size} bytes)` : `examples/${ex.name} is up to date`);
+      const status = await buildC(p, toolchain, jcoIdentity);
+      const size = statSync(p.wasmPath).size;
+      console.log(status === 'built' ? `built ${p.label} in ${elapsed(t0)} (${size} bytes)` : `${p.label} is up to date`);
     } catch (e) {
       failed++;
-      console.error(`FAILED examples/${ex.name}: ${errorText(e)}`);
+      console.error(`FAILED ${p.label}: ${errorText(e)}`);
     }
   }
   return failed;
 }
 
-/** Builds the wasi:http guest fixtures with both backends; returns how many builds failed. */
-async function buildHttpGuests(): Promise<number> {
-  const guests = discoverHttpGuests();
+/** Builds the JavaScript wasi:http guest fixtures with both backends; returns how many builds failed. */
+async function buildHttpGuests(guests: HttpGuest[]): Promise<number> {
   if (guests.length === 0) return 0;
   const version = (pkg: string) => {
     try {
@@ -465,7 +509,8 @@ async function buildHttpGuests(): Promise<number> {
 
 async function main(): Promise<number> {
   const started = performance.now();
-  const failed = (await buildExamples()) + (await buildHttpGuests());
+  const http = discoverHttpGuests();
+  const failed = (await buildCPrograms([...discover(), ...http.c])) + (await buildHttpGuests(http.js));
   console.log(`examples and http guests: ${failed ? `${failed} failed` : 'ok'} in ${elapsed(started)}`);
   return failed ? 1 : 0;
 }

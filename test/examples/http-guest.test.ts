@@ -1,7 +1,8 @@
-// A wasi:http/proxy guest written in plain JavaScript against standard WASI only
-// (test/fixtures/http-guests/hello), built by jco with both backends
-// (scripts/build-examples.ts), is a standard wasi:http/proxy component that jco transpiles and
-// that answers a request through a host-side wasi:http implementation (./http-host.ts).
+// A wasi:http/proxy guest written against standard WASI only, in plain JavaScript
+// (test/fixtures/http-guests/hello, built by jco with both of its backends) and in C
+// (test/fixtures/http-guests/hello-c), is a standard wasi:http/proxy component that jco
+// transpiles and that answers a request through a host-side wasi:http implementation
+// (./http-host.ts). See scripts/build-examples.ts for the builds.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,11 @@ import { componentWit } from '@bytecodealliance/jco';
 import { root } from '../support/paths.ts';
 import { IncomingRequest, instantiateHttpGuest } from './http-host.ts';
 
-const component = (backend: string) => join(root, 'build/http-guests', `hello.${backend}.wasm`);
+const builds = [
+  { how: 'jco componentize (StarlingMonkey)', wasm: 'hello.sm.wasm' },
+  { how: 'jco componentize --backend quickjs, relabelled back', wasm: 'hello.qjs.wasm' },
+  { how: 'C with hand-written canonical ABI glue, jco embed + new', wasm: 'hello-c.wasm' },
+];
 
 before(() => {
   // Up to date when `npm test` ran it as pretest; a first StarlingMonkey build takes 10-25 s.
@@ -19,12 +24,11 @@ before(() => {
   assert.equal(build.status, 0, `build-examples failed:\n${build.stdout}${build.stderr}`);
 });
 
-for (const [backend, how] of [
-  ['sm', 'jco componentize (StarlingMonkey)'],
-  ['qjs', 'jco componentize --backend quickjs, relabelled back'],
-]) {
+for (const { how, wasm } of builds) {
+  const component = join(root, 'build/http-guests', wasm);
+
   test(`${how}: the component imports only standard wasi:* 0.2.12 interfaces and exports only wasi:http/incoming-handler@0.2.12`, async () => {
-    const wit = await componentWit(readFileSync(component(backend)));
+    const wit = await componentWit(readFileSync(component));
     const imports = [...wit.matchAll(/^\s*import ([^;]+);/gm)].map((m) => m[1]);
     const exports = [...wit.matchAll(/^\s*export ([^;]+);/gm)].map((m) => m[1]);
     assert.deepEqual(exports, ['wasi:http/incoming-handler@0.2.12']);
@@ -36,7 +40,7 @@ for (const [backend, how] of [
   });
 
   test(`${how}: handle answers 200 with a body naming the method and path, and echoes x-echo`, async () => {
-    const guest = await instantiateHttpGuest(component(backend));
+    const guest = await instantiateHttpGuest(component);
     const out = await guest.handle(new IncomingRequest({ tag: 'post' }, '/status?verbose=1', [['x-echo', 'ping']]));
     assert.equal(out.sets, 1);
     assert.equal(out.result?.tag, 'ok');
