@@ -4,6 +4,7 @@
 // environment and stdin in, and stdout, stderr and its exit code out.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { transpileCached } from '../../host/components/transpile-cache.ts';
@@ -101,7 +102,9 @@ test('a guest writing 16 MiB under a 4 KiB cap makes the host hold 4 KiB, not 16
 });
 
 test('without clang-14 the build fails and names the Debian package to install', () => {
-  const build = spawnSync(process.execPath, [buildScript], { cwd: root, encoding: 'utf8', env: { PATH: tempDir('edgehost-no-clang-') } });
+  const emptyPath = tempDir('edgehost-no-clang-');
+  const build = spawnSync(process.execPath, [buildScript], { cwd: root, encoding: 'utf8', env: { PATH: emptyPath } });
+  rmSync(emptyPath, { recursive: true, force: true });
   assert.equal(build.status, 1);
   assert.match(build.stderr, /clang-14 is not on PATH: install the Debian package clang-14 \(apt-get install clang-14\)/);
 });

@@ -4,12 +4,13 @@
 // transpiles and that answers a request through a host-side wasi:http implementation
 // (./http-host.ts). See scripts/build-examples.ts for the builds.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { componentWit } from '@bytecodealliance/jco';
-import { root } from '../support/paths.ts';
+import { root, tempDir } from '../support/paths.ts';
+import { freePort } from '../support/ports.ts';
 import { IncomingRequest, instantiateHttpGuest } from './http-host.ts';
 
 const builds = [
@@ -59,3 +60,32 @@ for (const { how, wasm } of builds) {
     assert.equal(other.result?.tag === 'ok' && other.result.val.sentBody?.text(), 'hello from a wasi:http/proxy component: PURGE /cache\n');
   });
 }
+
+test('jco serve, a wasi:http host that is not edgehost, serves each build on a port', async () => {
+  const jcoCli = join(root, 'node_modules/@bytecodealliance/jco/dist/jco.js');
+  for (const { how, wasm } of builds) {
+    const port = await freePort();
+    const jcoDir = tempDir('edgehost-jco-serve-');
+    // jco serve runs the server in a child process of its own: give both a process group to end together.
+    const args = ['serve', join(root, 'build/http-guests', wasm), '--host', '127.0.0.1', '--port', String(port), '--jco-dir', jcoDir];
+    const server = spawn(process.execPath, [jcoCli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    server.stdout.on('data', (d: Buffer) => (output += d));
+    server.stderr.on('data', (d: Buffer) => (output += d));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!output.includes('Server listening')) {
+        assert.ok(Date.now() < deadline && server.exitCode === null, `${how}: jco serve did not start:\n${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const res = await fetch(`http://127.0.0.1:${port}/status?x=1`, { headers: { 'x-echo': 'hi' } });
+      assert.equal(res.status, 200, how);
+      assert.equal(res.headers.get('x-echo'), 'hi', how);
+      assert.equal(await res.text(), 'hello from a wasi:http/proxy component: GET /status?x=1\n', how);
+    } finally {
+      if (server.pid) process.kill(-server.pid, 'SIGTERM');
+      await new Promise((r) => (server.exitCode === null && server.signalCode === null ? server.once('exit', r) : r(undefined)));
+      rmSync(jcoDir, { recursive: true, force: true });
+    }
+  }
+});
