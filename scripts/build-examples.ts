@@ -1,6 +1,6 @@
 // Builds the examples and the wasi:http guest fixtures into components, from source.
 //
-//   node scripts/build-examples.ts [--force]
+//   node scripts/build-examples.ts [--force] [examples|http-guests]...   (default: both)
 //
 // C examples: every examples/<name>/ that holds *.c files -> build/examples/<name>.wasm:
 //   1. clang-14 --target=wasm32-wasi --sysroot=/usr (Debian's wasi-libc: headers in
@@ -35,12 +35,16 @@ import { delimiter, dirname, join, relative, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const force = args.includes('--force');
-for (const a of args) {
-  if (a !== '--force') {
-    console.error(`unknown argument ${a}\nusage: node scripts/build-examples.ts [--force]`);
+const PARTS = ['examples', 'http-guests'] as const;
+/** What to build: the parts named on the command line, or all of them. */
+const parts = new Set(args.filter((a) => a !== '--force'));
+for (const a of parts) {
+  if (!(PARTS as readonly string[]).includes(a)) {
+    console.error(`unknown argument ${a}\nusage: node scripts/build-examples.ts [--force] [${PARTS.join('|')}]...`);
     process.exit(2);
   }
 }
+const wanted = (part: (typeof PARTS)[number]) => parts.size === 0 || parts.has(part);
 
 const examplesDir = join(root, 'examples');
 const outDir = join(root, 'build', 'examples');
@@ -509,8 +513,8 @@ async function buildHttpGuests(guests: HttpGuest[]): Promise<number> {
 
 async function main(): Promise<number> {
   const started = performance.now();
-  const http = discoverHttpGuests();
-  const failed = (await buildCPrograms([...discover(), ...http.c])) + (await buildHttpGuests(http.js));
+  const http = wanted('http-guests') ? discoverHttpGuests() : { js: [], c: [] };
+  const failed = (await buildCPrograms([...(wanted('examples') ? discover() : []), ...http.c])) + (await buildHttpGuests(http.js));
   console.log(`examples and http guests: ${failed ? `${failed} failed` : 'ok'} in ${elapsed(started)}`);
   return failed ? 1 : 0;
 }

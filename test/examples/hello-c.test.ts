@@ -17,7 +17,7 @@ const buildScript = join(root, 'scripts/build-examples.ts');
 
 before(() => {
   // Up to date (a fingerprint check) when `npm test` ran it as pretest; builds it otherwise.
-  const build = spawnSync(process.execPath, [buildScript], { cwd: root, encoding: 'utf8' });
+  const build = spawnSync(process.execPath, [buildScript, 'examples'], { cwd: root, encoding: 'utf8' });
   assert.equal(build.status, 0, `build-examples failed:\n${build.stdout}${build.stderr}`);
 });
 
@@ -103,7 +103,7 @@ test('a guest writing 16 MiB under a 4 KiB cap makes the host hold 4 KiB, not 16
 
 test('without clang-14 the build fails and names the Debian package to install', () => {
   const emptyPath = tempDir('edgehost-no-clang-');
-  const build = spawnSync(process.execPath, [buildScript], { cwd: root, encoding: 'utf8', env: { PATH: emptyPath } });
+  const build = spawnSync(process.execPath, [buildScript, 'examples'], { cwd: root, encoding: 'utf8', env: { PATH: emptyPath } });
   rmSync(emptyPath, { recursive: true, force: true });
   assert.equal(build.status, 1);
   assert.match(build.stderr, /clang-14 is not on PATH: install the Debian package clang-14 \(apt-get install clang-14\)/);
