@@ -37,14 +37,14 @@ const args = process.argv.slice(2);
 const force = args.includes('--force');
 const PARTS = ['examples', 'http-guests'] as const;
 /** What to build: the parts named on the command line, or all of them. */
-const parts = new Set(args.filter((a) => a !== '--force'));
-for (const a of parts) {
+const requested = new Set(args.filter((a) => a !== '--force'));
+for (const a of requested) {
   if (!(PARTS as readonly string[]).includes(a)) {
     console.error(`unknown argument ${a}\nusage: node scripts/build-examples.ts [--force] [${PARTS.join('|')}]...`);
     process.exit(2);
   }
 }
-const wanted = (part: (typeof PARTS)[number]) => parts.size === 0 || parts.has(part);
+const wanted = (part: (typeof PARTS)[number]) => requested.size === 0 || requested.has(part);
 
 const examplesDir = join(root, 'examples');
 const outDir = join(root, 'build', 'examples');
