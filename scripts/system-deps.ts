@@ -57,17 +57,17 @@ export const REQUIREMENTS: Requirement[] = [
     commands: ['mosquitto_sub', 'mosquitto_pub'],
   },
   { package: 'graphviz', for: ['test', 'images'], usedBy: '`dot`, which renders images/architecture.dot', commands: ['dot'] },
-  // Wave 2. These join `test` in the change that adds the test using them; until then nothing
-  // installs them. The dashboard's browser test drives Chromium through playwright-core
-  // (executablePath /usr/bin/chromium; on Ubuntu the `chromium` package is a snap wrapper, which
-  // does not run in containers). The C example guest is built with clang for wasm32-wasi.
+  // The dashboard's browser test drives Chromium through playwright-core (executablePath
+  // /usr/bin/chromium; on Ubuntu the `chromium` package is a snap wrapper, which does not run in
+  // containers); it joins `test` with that test. The C example guests (examples/, and the
+  // wasi:http test guest) are built from source with clang for wasm32-wasi by the test setup.
   { package: 'chromium', for: [], usedBy: "the dashboard's browser test", commands: ['chromium'] },
-  { package: 'clang-14', for: [], usedBy: 'the C example guest (compiler)', commands: ['clang-14'] },
-  { package: 'lld-14', for: [], usedBy: 'the C example guest (linker)', commands: ['wasm-ld-14'] },
-  { package: 'wasi-libc', for: [], usedBy: 'the C example guest (libc)', files: ['/usr/include/wasm32-wasi/stdio.h', '/usr/lib/wasm32-wasi/libc.a'] },
+  { package: 'clang-14', for: ['test'], usedBy: 'the C example guests (compiler)', commands: ['clang-14'] },
+  { package: 'lld-14', for: ['test'], usedBy: 'the C example guests (linker)', commands: ['wasm-ld-14'] },
+  { package: 'wasi-libc', for: ['test'], usedBy: 'the C example guests (libc)', files: ['/usr/include/wasm32-wasi/stdio.h', '/usr/lib/wasm32-wasi/libc.a'] },
   {
     package: 'libclang-rt-14-dev-wasm32',
-    for: [],
+    for: ['test'],
     usedBy: 'the C example guest (compiler runtime)',
     files: ['/usr/lib/llvm-14/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a'],
   },

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log-forwarding.ts';
-import { InputStream, OutputStream } from './io.ts';
+import { ByteCapture } from './capture.ts';
+import { bytesSource, InputStream, OutputStream } from './io.ts';
 
 /** Thrown by wasi:cli/exit: unwinds the guest; the worker then ends that module only. */
 export class ModuleExit extends Error {
@@ -36,7 +37,21 @@ function lineSink(write: (line: string) => void) {
   return { sink, flush };
 }
 
-export function createCli(env: [string, string][], logger: Logger) {
+/**
+ * What a run-once adds to a module's stdio; each part defaults to a module's behaviour
+ * (no arguments, stdin at end of stream, stdout/stderr into the log).
+ */
+export interface CliOptions {
+  /** What wasi:cli/environment#get-arguments returns: argv, by convention the program name first. */
+  args?: readonly string[];
+  /** The bytes stdin yields, then end of stream. */
+  stdin?: Uint8Array;
+  /** Keep stdout and stderr, each in its own buffer of at most `maxBytes`, instead of logging them. */
+  capture?: { maxBytes: number };
+}
+
+export function createCli(env: [string, string][], logger: Logger, options: CliOptions = {}) {
+  const capture = options.capture ? { stdout: new ByteCapture(options.capture.maxBytes), stderr: new ByteCapture(options.capture.maxBytes) } : undefined;
   const out = lineSink((line) => logger.info({ stream: 'stdout' }, line));
   // The last stderr lines are kept to explain a trap that follows them (a runtime panic).
   const recentStderr: string[] = [];
@@ -45,9 +60,11 @@ export function createCli(env: [string, string][], logger: Logger) {
     if (recentStderr.length > 8) recentStderr.shift();
     logger.warn({ stream: 'stderr' }, line);
   });
-  const stdout = new OutputStream(out.sink);
-  const stderr = new OutputStream(err.sink);
-  const stdin = new InputStream();
+  const stdout = new OutputStream(capture?.stdout.write ?? out.sink);
+  const stderr = new OutputStream(capture?.stderr.write ?? err.sink);
+  const stdin = new InputStream(options.stdin ? bytesSource(options.stdin) : undefined);
+  const args = [...(options.args ?? [])];
+  let exitCode: number | undefined;
   class TerminalInput {}
   class TerminalOutput {}
   return {
@@ -59,18 +76,24 @@ export function createCli(env: [string, string][], logger: Logger) {
       err.flush();
       return [...recentStderr];
     },
+    capture,
+    /** The code the guest passed to wasi:cli/exit (`exit(ok)` is 0, `exit(err)` is 1), if it called it. */
+    exitCode: () => exitCode,
     interfaces: {
-      // Only granted variables, no arguments, no working directory: nothing about the host leaks.
+      // Only granted variables, no working directory, arguments only when a run-once passes
+      // them: nothing about the host leaks.
       'wasi:cli/environment': {
         getEnvironment: () => env,
-        getArguments: () => [],
+        getArguments: () => args,
         initialCwd: () => undefined,
       },
       'wasi:cli/exit': {
         exit(status: { tag: 'ok' | 'err' }) {
-          throw new ModuleExit(status.tag === 'ok' ? 0 : 1);
+          exitCode = status.tag === 'ok' ? 0 : 1;
+          throw new ModuleExit(exitCode);
         },
         exitWithCode(code: number) {
+          exitCode = code;
           throw new ModuleExit(code);
         },
       },

@@ -1,6 +1,7 @@
 // wasi:io for a sandboxed module: streams over stdio (captured into the log)
-// and over granted files (the filesystem capability gives them a source or a
-// sink); pollables only for clocks. Every call moves at most MAX_STREAM_CHUNK bytes.
+// (or a run-once's bounded capture), over a run-once's stdin, and over granted
+// files (the filesystem capability gives them a source or a sink); pollables
+// only for clocks. Every call moves at most MAX_STREAM_CHUNK bytes.
 
 /** A wasi:io/error resource; `fsCode` is what wasi:filesystem's filesystem-error-code reports for it. */
 export class IoError {
@@ -63,6 +64,21 @@ export function streamFailed(message: string, fsCode?: string) {
 /** Where an input stream's bytes come from: `undefined` means end of stream. */
 export interface ByteSource {
   read(max: number): Uint8Array | undefined;
+}
+
+/** A source over bytes held in memory (a run-once's stdin): all available up front, so a read never waits. */
+export function bytesSource(data: Uint8Array): ByteSource {
+  let offset = 0;
+  return {
+    read(max) {
+      if (offset >= data.length) return undefined;
+      const end = Math.min(data.length, offset + max);
+      // A view: jco copies it into the guest.
+      const chunk = data.subarray(offset, end);
+      offset = end;
+      return chunk;
+    },
+  };
 }
 
 /** Where an output stream's bytes go; throwing fails the write (an IoError keeps its code). */
