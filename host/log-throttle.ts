@@ -17,3 +17,25 @@ export function throttledLog(intervalMs: number, write: (suppressed: number) => 
     }
   };
 }
+
+/**
+ * Writes lines within a budget (`allow` says whether one more line may go now);
+ * the lines it refuses are counted, and the count is written at most once a
+ * second by `summary`, so even the count cannot flood the log.
+ */
+export function budgetedLines(allow: () => boolean, summary: (suppressed: number) => void): (write: () => void) => void {
+  let suppressed = 0;
+  let lastSummary = Number.NEGATIVE_INFINITY;
+  return (write) => {
+    if (!allow()) {
+      suppressed++;
+      return;
+    }
+    if (suppressed > 0 && performance.now() - lastSummary >= 1000) {
+      summary(suppressed);
+      suppressed = 0;
+      lastSummary = performance.now();
+    }
+    write();
+  };
+}

@@ -200,6 +200,7 @@ export class Bus {
 function optionsProblem(o: SubscriberOptions): string | undefined {
   if (!Number.isInteger(o.maxBatch) || o.maxBatch < 1) return `maxBatch must be an integer >= 1, not ${o.maxBatch}`;
   if (!Number.isInteger(o.capacity) || o.capacity < 1) return `capacity must be an integer >= 1, not ${o.capacity}`;
+  if (!(o.capacityBytes >= 1)) return `capacityBytes must be >= 1, not ${o.capacityBytes}`;
   if (!(o.lingerMs >= 0)) return `lingerMs must be >= 0, not ${o.lingerMs}`;
   if (!(o.retryInitialMs > 0)) return `retryInitialMs must be > 0, not ${o.retryInitialMs}`;
   if (!(o.retryMaxMs > 0)) return `retryMaxMs must be > 0, not ${o.retryMaxMs}`;

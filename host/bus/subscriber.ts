@@ -19,6 +19,12 @@ export interface SubscriberOptions {
   lingerMs: number;
   /** Most queued messages, not counting the batch in flight. */
   capacity: number;
+  /**
+   * Most bytes of queued payloads, not counting the batch in flight: with
+   * `capacity`, what bounds the memory a queue holds whatever the message
+   * sizes. A message larger than this on its own is dropped.
+   */
+  capacityBytes: number;
   overflow: OverflowPolicy;
   /** Don't deliver messages whose publisher is this subscriber's id. */
   noLocal: boolean;
@@ -41,6 +47,8 @@ export interface SubscriberOptions {
 export interface SubscriberStats {
   /** Messages waiting for a delivery, not counting the batch in flight. */
   queued: number;
+  /** Payload bytes of those messages. */
+  queuedBytes: number;
   /** Messages in the batch being delivered, or waiting for its retry after a failure. */
   inFlight: number;
   delivered: number;
@@ -117,6 +125,8 @@ export class Subscriber {
   // batch off the front stay O(1) amortised instead of shifting the array.
   #queue: BusMessage[] = [];
   #head = 0;
+  /** Payload bytes of the messages in #queue from #head. */
+  #queuedBytes = 0;
 
   /**
    * Messages taken off the queue and not yet delivered or dead-lettered: the
@@ -216,6 +226,7 @@ export class Subscriber {
     const oldest = this.#batch?.[0] ?? this.#queue[this.#head];
     return {
       queued: this.#queue.length - this.#head,
+      queuedBytes: this.#queuedBytes,
       inFlight: this.#batch?.length ?? 0,
       delivered: this.#delivered,
       failedDeliveries: this.#failedDeliveries,
@@ -252,9 +263,11 @@ export class Subscriber {
 
   /** Queues `message` within the capacity; `store` is false for messages the journal already holds. */
   #accept(message: BusMessage, store: boolean) {
-    const { capacity, overflow, maxBatch } = this.#options;
+    const { capacity, capacityBytes, overflow, maxBatch } = this.#options;
+    const size = message.payload.length;
     const queued = this.#queue.length - this.#head;
-    if (queued >= capacity && overflow === 'drop-newest') {
+    const full = queued >= capacity || this.#queuedBytes + size > capacityBytes;
+    if ((full && overflow === 'drop-newest') || size > capacityBytes) {
       this.#dropped++;
       this.#forget(message);
       this.#link.overflowed(message);
@@ -262,17 +275,18 @@ export class Subscriber {
     }
     // Stored before the queue changes, so a message the store refuses leaves no trace.
     if (store) this.#journal?.append(message);
-    if (queued >= capacity) {
+    this.#queue.push(message);
+    this.#queuedBytes += size;
+    // Oldest first, until both the count and the bytes fit again.
+    while (this.#queue.length - this.#head > capacity || this.#queuedBytes > capacityBytes) {
       this.#dropped++;
       const oldest = this.#queue[this.#head];
       this.#queue[this.#head++] = undefined as never; // release it for GC
-      this.#queue.push(message);
-      this.#compact();
+      this.#queuedBytes -= oldest.payload.length;
       this.#forget(oldest);
       this.#link.overflowed(oldest);
-    } else {
-      this.#queue.push(message);
     }
+    this.#compact();
     // A full batch need not wait out the linger.
     if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
     this.#wake();
@@ -326,6 +340,7 @@ export class Subscriber {
       const n = Math.min(queued, maxBatch);
       batch = this.#queue.slice(this.#head, this.#head + n);
       this.#head += n;
+      for (const m of batch) this.#queuedBytes -= m.payload.length;
       this.#compact();
       this.#batch = batch;
     }
@@ -420,6 +435,7 @@ export class Subscriber {
     this.#attempts.clear();
     this.#queue = [];
     this.#head = 0;
+    this.#queuedBytes = 0;
     this.#settleIdle();
     return rest;
   }

@@ -237,6 +237,8 @@ export interface ServiceBinding<Ops extends CapabilityOps = NoOps> {
    * is closed and bound again.
    */
   update?(grant: unknown, entry: Readonly<Record<string, unknown>>): void;
+  /** Bytes the host holds on the module's behalf (queues, unsent output, pending I/O), by what holds them. */
+  held?(): Record<string, number>;
   /** The module is removed or the host stops: release everything. */
   close?(): void | Promise<void>;
 }

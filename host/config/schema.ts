@@ -28,6 +28,8 @@ export const deliveryOptions = z
     lingerMs: z.number().int().min(0).max(60_000).default(0),
     /** Messages queued for the module beyond the one batch in flight. */
     capacity: positiveInt.default(100_000),
+    /** Payload bytes queued for the module beyond the batch in flight (the memory a queue may hold); past either bound, `overflow` applies. */
+    capacityBytes: positiveInt.default(64 * 1024 * 1024),
     /** Which message is dropped (and counted) when the queue is full. */
     overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
     /** Don't deliver the module's own publishes back to it (for bridges). */

@@ -110,6 +110,13 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
     return this.#state;
   }
 
+  /** Bytes the host holds for this module outside its instance (queues, unsent output, pending I/O), by what holds them. */
+  held(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { binding } of this.#bound.values()) Object.assign(out, binding.held?.() ?? {});
+    return out;
+  }
+
   /** Whether a worker thread of this module is alive (starting, ready or finishing its calls). */
   get hasWorker(): boolean {
     return this.#instance !== undefined && this.#instance.exited === undefined;
@@ -366,6 +373,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
       heapMb: spec.limits.workerHeapMb,
       callDeadlineMs: spec.limits.callDeadlineMs,
       ops,
+      held: () => this.held(),
     });
     this.#instance = instance;
     instance.on('exit', (exit) => this.#onExit(instance, exit));
@@ -413,7 +421,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
         return this.#fail(`module ${this.name} cannot start (${reason}); not restarting it (the other modules keep running). Fix it and deploy it again.`);
       }
     } else {
-      this.logger.error({ code }, `module ${this.name} stopped: ${exit.error}`);
+      this.logger.error({ code, ...(code === 'EH_MODULE_MEMORY' ? { hostHeld: this.held() } : {}) }, `module ${this.name} stopped: ${exit.error}`);
       const now = Date.now();
       const { maxCrashes, windowMs } = this.spec.restart;
       this.#crashes = this.#crashes.filter((t) => now - t < windowMs);

@@ -34,6 +34,8 @@ export interface InstanceOptions {
   callDeadlineMs: number;
   /** Incoming ops of each capability, by capability name. */
   ops: Map<string, OpTable>;
+  /** What the host holds for the module (queues, unsent bytes): added to its limit lines. */
+  held?: () => Record<string, number>;
 }
 
 export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
@@ -85,7 +87,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       request: (m) => this.link.receive({ t: 'request', ...m }, (id, value, error) => this.link.send({ t: 'reply', id, value, error })),
       notify: (m) => this.link.receive({ t: 'notify', ...m }, () => {}),
       reply: (m) => this.link.settle(m.id, m.value, m.error),
-      log: (m) => this.#logger[m.level](m.fields, m.msg),
+      // A limit line shows, next to the guest's own memory, what the host holds for the module.
+      log: (m) => this.#logger[m.level](m.fields.code === 'EH_LIMIT' && opts.held ? { ...m.fields, hostHeld: opts.held() } : m.fields, m.msg),
     };
     this.#worker.on('message', (batch: Message<ToMain>[]) => {
       for (const m of batch) dispatch(handlers, m);

@@ -56,7 +56,13 @@ export class WorkerInstance {
     this.logger = forwardingLogger(init.logLevel as LogLevel, (line) => this.#forwardLog(line));
     this.#clock = new CallClock(init.clock);
     this.#maxMemoryBytes = init.limits.maxMemoryMb * 1024 * 1024;
-    this.#wasi = createWasi({ env: init.env, logger: this.logger, denied: (cap, target, allowWith) => this.#denied(cap, target, allowWith) });
+    this.#wasi = createWasi({
+      env: init.env,
+      logger: this.logger,
+      denied: (cap, target, allowWith) => this.#denied(cap, target, allowWith),
+      // stdout and stderr lines share the guest's log budget.
+      allowLine: () => this.#allow('logLinesPerSecond'),
+    });
     const handlers: Dispatcher<ToWorker> = {
       request: (m) => this.#link.receive({ t: 'request', ...m }, (id, value, error) => this.#send({ t: 'reply', id, value, error })),
       notify: (m) => this.#link.receive({ t: 'notify', ...m }, () => {}),
@@ -251,7 +257,7 @@ export class WorkerInstance {
       let last = performance.now();
       const warn = throttledLog(1000, (suppressed) =>
         this.logger.warn(
-          { code: 'EH_LIMIT', limit: `limits.${key}`, perSecond, refusedSinceLastWarning: suppressed },
+          { code: 'EH_LIMIT', limit: `limits.${key}`, perSecond, refusedSinceLastWarning: suppressed, linearMemoryBytes: this.#memoryBytes() },
           `module ${this.#init.moduleName} hit its rate limit of ${perSecond}/s (limits.${key}); refusing with "limited"`,
         ),
       );

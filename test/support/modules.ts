@@ -49,7 +49,8 @@ export function testGuest(name: string, world: string, extra: Record<string, unk
   return {
     component: testGuestWasm(name),
     world,
-    ...(world === 'probe' ? { wit: testWit } : {}),
+    // Worlds other than the platform's are test worlds (test/fixtures/wit).
+    ...(['telemetry', 'gateway', 'server'].includes(world) ? {} : { wit: testWit }),
     ...extra,
   };
 }

@@ -1,3 +1,4 @@
+import { budgetedLines } from '../../log-throttle.ts';
 import type { WorkerHalf } from '../capability.ts';
 
 /** Guests are untrusted: a line is cut here, before it is copied anywhere else. */
@@ -6,23 +7,18 @@ const levels = new Set(['trace', 'debug', 'info', 'warn', 'error']);
 
 export const create: WorkerHalf<unknown>['create'] = (ctx) => {
   const guest = ctx.logger.child({ source: 'guest' });
-  let suppressed = 0;
+  const budgeted = budgetedLines(
+    () => ctx.allow('logLinesPerSecond'),
+    (suppressed) =>
+      guest.warn({ code: 'EH_LIMIT', limit: 'limits.logLinesPerSecond', suppressed }, `${suppressed} guest log lines were dropped (limits.logLinesPerSecond)`),
+  );
   return {
     'edgehost:platform/logging': {
       log(level: string, message: string) {
-        if (!ctx.allow('logLinesPerSecond')) {
-          suppressed++;
-          return;
-        }
-        if (suppressed > 0) {
-          guest.warn(
-            { code: 'EH_LIMIT', limit: 'limits.logLinesPerSecond', suppressed },
-            `${suppressed} guest log lines were dropped (limits.logLinesPerSecond)`,
-          );
-          suppressed = 0;
-        }
-        const text = message.length > MAX_LINE ? `${message.slice(0, MAX_LINE)}... (${message.length - MAX_LINE} more characters)` : message;
-        guest[levels.has(level) ? (level as 'info') : 'info'](text);
+        budgeted(() => {
+          const text = message.length > MAX_LINE ? `${message.slice(0, MAX_LINE)}... (${message.length - MAX_LINE} more characters)` : message;
+          guest[levels.has(level) ? (level as 'info') : 'info'](text);
+        });
       },
     },
   };

@@ -102,7 +102,10 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (_h
     }
   }
 
+  let pending = 0;
   return {
+    // Each pending request holds at most grants.outboundHttp.maxResponseBytes of response body.
+    held: () => ({ httpPendingRequests: pending }),
     close() {
       agents.http.destroy();
       agents.https.destroy();
@@ -127,7 +130,18 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (_h
         if (timeoutMs < 1) return invalid('timeout-ms must be at least 1');
         // Checked before anything touches the network, DNS included.
         if (!isAllowed(allowed, url)) return deny(url);
-        return follow(url, req, headers, timeoutMs);
+        if (pending >= module.limits.maxPendingHttpRequests) {
+          return err<HttpError>({
+            tag: 'limited',
+            val: `${pending} requests of this module are in progress (limits.maxPendingHttpRequests is ${module.limits.maxPendingHttpRequests})`,
+          });
+        }
+        pending++;
+        try {
+          return await follow(url, req, headers, timeoutMs);
+        } finally {
+          pending--;
+        }
       },
     },
   };

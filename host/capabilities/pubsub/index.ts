@@ -22,6 +22,14 @@ export const pubsub = defineCapability<PubsubGrant, PubsubOps>({
       .default(1024 * 1024),
     /** Publishes per second (a burst of one second's worth is allowed); 0 = no limit. */
     publishPerSecond: z.number().int().min(0).default(100_000),
+    /** Filters the module may hold on the bus at once (declared ones included); past it, subscribe returns `limited`. */
+    maxSubscriptions: z.number().int().positive().default(1000),
+    /** Bytes of all those filters together. */
+    maxSubscriptionBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024),
   },
   check(module, grant) {
     const subscriptions = (module.entry.subscriptions as string[] | undefined) ?? [];

@@ -2,6 +2,7 @@
 // lives here on the main thread and outlives the module's instances, so
 // messages queue while the module restarts, sleeps or is replaced.
 import type { BusMessage, SubscriberOptions } from '../../bus/bus.ts';
+import { throttledLog } from '../../log-throttle.ts';
 import type { ServiceHalf } from '../capability.ts';
 import type { PubsubGrant } from './grant.ts';
 import type { PubsubOps } from './ops.ts';
@@ -26,6 +27,12 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
     }
   });
   for (const filter of entry().subscriptions) subscriber.subscribe(filter);
+  const overBudget = throttledLog(1000, (suppressed) =>
+    module.logger.warn(
+      { code: 'EH_LIMIT', limit: 'limits.maxSubscriptions', refusedSinceLastWarning: suppressed },
+      `module ${module.name} is at its subscription budget (limits.maxSubscriptions ${module.limits.maxSubscriptions}, limits.maxSubscriptionBytes ${module.limits.maxSubscriptionBytes}); new filters are refused`,
+    ),
+  );
   // Nothing is delivered until an instance is ready.
   subscriber.pause();
 
@@ -45,6 +52,13 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
         }
       },
       subscribe: (filter) => {
+        const held = subscriber.stats().filters;
+        if (held.includes(filter)) return;
+        const bytes = held.reduce((n, f) => n + f.length, 0);
+        if (held.length >= module.limits.maxSubscriptions || bytes + filter.length > module.limits.maxSubscriptionBytes) {
+          overBudget();
+          return;
+        }
         subscriber.subscribe(filter);
       },
       unsubscribe: (filter) => {
@@ -63,6 +77,10 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
       const { delivery, subscriptions } = next as { delivery: SubscriberOptions; subscriptions: string[] };
       host.bus.reconfigure(module.name, delivery);
       for (const filter of subscriptions) subscriber.subscribe(filter);
+    },
+    held: () => {
+      const q = subscriber.stats();
+      return { queuedBytes: q.queuedBytes };
     },
     close: () => {
       // A durable queue's rows stay in the store, for a later module of the same name.

@@ -8,6 +8,10 @@ const HANDLER = 'edgehost:platform/message-handler';
 export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant) => {
   const grantKey = (list: 'publish' | 'subscribe') => `modules.${ctx.moduleName}.grants.pubsub.${list}`;
   const maxMessageBytes = ctx.limits.maxMessageBytes;
+  // This instance's own subscriptions, to answer `limited` at once; the service
+  // holds the module's whole set (declared, and earlier instances') to the same budget.
+  const filters = new Set<string>();
+  let filterBytes = 0;
 
   ctx.handle({
     deliver: (messages: WireMessage[]) => {
@@ -39,12 +43,22 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
         if (!grant.subscribe.some((g) => filterCovers(g, filter))) {
           return hostError.denied(ctx.denied(`subscribe to ${filter}`, `add "${filter}" (or a filter covering it) to ${grantKey('subscribe')}`));
         }
+        if (!filters.has(filter)) {
+          if (filters.size >= ctx.limits.maxSubscriptions || filterBytes + filter.length > ctx.limits.maxSubscriptionBytes) {
+            return hostError.limited(
+              `the module holds ${filters.size} subscriptions of ${filterBytes} bytes; limits.maxSubscriptions is ${ctx.limits.maxSubscriptions} and limits.maxSubscriptionBytes ${ctx.limits.maxSubscriptionBytes}`,
+            );
+          }
+          filters.add(filter);
+          filterBytes += filter.length;
+        }
         ctx.service.notify('subscribe', filter);
         return ok(undefined);
       },
       unsubscribe(filter: string) {
         const problem = topicFilterProblem(filter);
         if (problem) return hostError.invalid(problem);
+        if (filters.delete(filter)) filterBytes -= filter.length;
         ctx.service.notify('unsubscribe', filter);
         return ok(undefined);
       },

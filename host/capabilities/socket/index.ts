@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { defineCapability, section } from '../capability.ts';
 import { type SocketGrant, socketGrant } from './grant.ts';
 import type { SocketOps } from './ops.ts';
@@ -11,6 +12,14 @@ export const socket = defineCapability<SocketGrant, SocketOps>({
   handlerExport: 'edgehost:platform/socket-handler',
   grantKey: 'socket',
   grant: socketGrant,
+  limits: {
+    /** Unsent bytes over all the module's connections together; a send that would pass it closes that connection. */
+    maxSocketBufferedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+  },
   flags: [
     {
       suffix: 'socket-address',

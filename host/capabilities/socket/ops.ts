@@ -19,9 +19,16 @@ export interface SocketOps {
     listen: Op<{ address: string; subprotocol?: string }>;
     send: Op<{ id: number; data: Uint8Array }>;
     close: Op<number>;
+    /** Closes a connection at once, dropping what it has not sent: a peer that is not keeping up. */
+    cut: Op<number>;
   };
   toWorker: {
     /** Events of one turn, oldest first; resolves once the guest handled them. */
     events: Op<SocketEvent[]>;
+    /**
+     * Bytes of earlier sends the service has handed to the connections (or
+     * dropped with a closed one), by connection: the worker's credit for more.
+     */
+    written: Op<[id: number, bytes: number][]>;
   };
 }

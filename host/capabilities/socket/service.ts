@@ -262,9 +262,27 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     logger.info({ address: key }, 'stopped listening');
   };
 
+  // Credit back to the worker: bytes of its sends handled this turn, by connection.
+  let acks = new Map<number, number>();
+  const ack = (id: number, bytes: number) => {
+    if (acks.size === 0) {
+      setImmediate(() => {
+        const batch = [...acks];
+        acks = new Map();
+        module.readyWorker()?.notify('written', batch);
+      });
+    }
+    acks.set(id, (acks.get(id) ?? 0) + bytes);
+  };
+
   const hint = (address: string) => `--${module.name}-socket-address ${address} (or modules.${module.name}.grants.socket.listen)`;
 
   const unsent = (c: Connection) => (c.ws ? c.ws.bufferedAmount : c.socket.writableLength);
+  const unsentTotal = () => {
+    let n = 0;
+    for (const c of connections.values()) n += unsent(c);
+    return n;
+  };
 
   return {
     handlers: {
@@ -304,6 +322,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
       },
 
       send({ id, data }) {
+        ack(id, data.length);
         const c = connections.get(id);
         if (!c || c.closing) return;
         const queued = unsent(c);
@@ -312,6 +331,16 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
           logger.warn(
             { connection: id, remoteAddress: c.remoteAddress, limit: grant.maxBufferedBytes, unsent: queued },
             'peer is not reading: closing the connection (grants.socket.maxBufferedBytes)',
+          );
+          cut(c);
+          return;
+        }
+        // The module's connections together: many slow peers must not add up to more than one budget.
+        const total = unsentTotal();
+        if (queued > 0 && total + data.length > module.limits.maxSocketBufferedBytes) {
+          logger.warn(
+            { code: 'EH_LIMIT', limit: 'limits.maxSocketBufferedBytes', connection: id, remoteAddress: c.remoteAddress, unsentTotal: total },
+            `the module's connections hold ${total} unsent bytes, its limit (limits.maxSocketBufferedBytes); closing connection ${id}, which is not reading`,
           );
           cut(c);
           return;
@@ -327,6 +356,16 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
         }
       },
 
+      cut(id) {
+        const c = connections.get(id);
+        if (!c) return;
+        logger.warn(
+          { code: 'EH_LIMIT', limit: 'grants.socket.maxBufferedBytes', connection: id, remoteAddress: c.remoteAddress, unsent: unsent(c) },
+          `connection ${id} is not keeping up with what the module sends: closing it (grants.socket.maxBufferedBytes, limits.maxSocketBufferedBytes)`,
+        );
+        cut(c);
+      },
+
       close(id) {
         const c = connections.get(id);
         if (!c || c.closing) return;
@@ -338,6 +377,8 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
         updateFlow(c);
       },
     },
+
+    held: () => ({ socketUnsentBytes: unsentTotal(), socketReceivedBytes: backlog }),
 
     instanceStarting(n) {
       instance = 0;

@@ -12,9 +12,22 @@ export const create: WorkerHalf<SocketGrant, SocketOps>['create'] = (ctx, grant)
   const listening = new Set<string>();
   /** Connections the guest has been told about and has not closed: sends to others are refused here. */
   const open = new Set<number>();
+  // Bytes sent but not yet handed to a connection by the main thread, per
+  // connection and in all: a guest cannot pile up more than its budgets in
+  // messages between the threads, whatever one call sends.
+  const unsent = new Map<number, number>();
+  let unsentTotal = 0;
   const hint = (address: string) => `--${ctx.moduleName}-socket-address ${address} (or modules.${ctx.moduleName}.grants.socket.listen)`;
 
   ctx.handle({
+    written: (acks) => {
+      for (const [id, bytes] of acks) {
+        const left = (unsent.get(id) ?? 0) - bytes;
+        if (left > 0) unsent.set(id, left);
+        else unsent.delete(id);
+        unsentTotal -= bytes;
+      }
+    },
     events: (events: SocketEvent[]) => {
       for (const e of events) {
         if (e.tag === 'opened') open.add(e.val.id);
@@ -54,6 +67,17 @@ export const create: WorkerHalf<SocketGrant, SocketOps>['create'] = (ctx, grant)
             `a send of ${data.length} bytes exceeds the ${grant.maxBufferedBytes} a connection may hold unsent (grants.socket.maxBufferedBytes)`,
           );
         }
+        const pending = unsent.get(id) ?? 0;
+        if (pending + data.length > grant.maxBufferedBytes || unsentTotal + data.length > ctx.limits.maxSocketBufferedBytes) {
+          // The peer (or all of them) is not keeping up: the connection goes, as one that does not read.
+          open.delete(id);
+          ctx.service.notify('cut', id);
+          return hostError.limited(
+            `connection ${id} has ${pending} bytes not yet sent (grants.socket.maxBufferedBytes ${grant.maxBufferedBytes}) and the module ${unsentTotal} (limits.maxSocketBufferedBytes ${ctx.limits.maxSocketBufferedBytes}); the connection is closed`,
+          );
+        }
+        unsent.set(id, pending + data.length);
+        unsentTotal += data.length;
         ctx.service.notify('send', { id, data });
         return ok(undefined);
       },

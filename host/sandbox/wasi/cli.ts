@@ -1,4 +1,5 @@
 import type { Logger } from '../../log-forwarding.ts';
+import { budgetedLines } from '../../log-throttle.ts';
 import { ByteCapture } from './capture.ts';
 import { bytesSource, InputStream, OutputStream } from './io.ts';
 
@@ -13,26 +14,51 @@ export class ModuleExit extends Error {
 
 const MAX_LINE = 8 * 1024;
 
-/** Turns a byte stream into log lines, so guest stdout/stderr end up in the host log with the module's name. */
-function lineSink(write: (line: string) => void) {
-  let pending = '';
+/**
+ * Turns a byte stream into log lines, so guest stdout/stderr end up in the host
+ * log with the module's name. Works on bytes: of each line at most MAX_LINE
+ * bytes are kept (a longer line is written in MAX_LINE pieces), and a line is
+ * decoded only when `write` asks for its text, so output the log budget drops
+ * costs no decoding.
+ */
+function lineSink(write: (text: () => string) => void) {
   const decoder = new TextDecoder();
+  let kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  const emit = () => {
+    const parts = kept;
+    const size = keptBytes;
+    kept = [];
+    keptBytes = 0;
+    write(() => {
+      const line = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) {
+        line.set(p, at);
+        at += p.length;
+      }
+      return decoder.decode(line);
+    });
+  };
   const sink = (bytes: Uint8Array) => {
-    pending += decoder.decode(bytes, { stream: true });
-    let nl = pending.indexOf('\n');
-    while (nl !== -1) {
-      write(pending.slice(0, Math.min(nl, MAX_LINE)));
-      pending = pending.slice(nl + 1);
-      nl = pending.indexOf('\n');
-    }
-    if (pending.length > MAX_LINE) {
-      write(pending.slice(0, MAX_LINE));
-      pending = '';
+    let start = 0;
+    while (start < bytes.length) {
+      const nl = bytes.indexOf(10, start);
+      const end = nl === -1 ? bytes.length : nl;
+      while (start < end) {
+        const take = Math.min(MAX_LINE - keptBytes, end - start);
+        kept.push(bytes.slice(start, start + take));
+        keptBytes += take;
+        start += take;
+        if (keptBytes === MAX_LINE) emit();
+      }
+      if (nl === -1) break;
+      emit();
+      start = nl + 1;
     }
   };
   const flush = () => {
-    if (pending) write(pending);
-    pending = '';
+    if (keptBytes > 0) emit();
   };
   return { sink, flush };
 }
@@ -48,17 +74,26 @@ export interface CliOptions {
   stdin?: Uint8Array;
   /** Keep stdout and stderr, each in its own buffer of at most `maxBytes`, instead of logging them. */
   capture?: { maxBytes: number };
+  /** Whether one more stdout/stderr line may be logged now (the module's log budget); without it, all are. */
+  allowLine?: () => boolean;
 }
 
 export function createCli(env: [string, string][], logger: Logger, options: CliOptions = {}) {
   const capture = options.capture ? { stdout: new ByteCapture(options.capture.maxBytes), stderr: new ByteCapture(options.capture.maxBytes) } : undefined;
-  const out = lineSink((line) => logger.info({ stream: 'stdout' }, line));
+  // stdout and stderr lines are logged within the module's log budget.
+  const budgeted = budgetedLines(options.allowLine ?? (() => true), (suppressed) =>
+    logger.warn(
+      { code: 'EH_LIMIT', limit: 'limits.logLinesPerSecond', suppressed },
+      `${suppressed} stdout/stderr lines were dropped (limits.logLinesPerSecond)`,
+    ),
+  );
+  const out = lineSink((text) => budgeted(() => logger.info({ stream: 'stdout' }, text())));
   // The last stderr lines are kept to explain a trap that follows them (a runtime panic).
-  const recentStderr: string[] = [];
-  const err = lineSink((line) => {
-    recentStderr.push(line);
+  const recentStderr: (() => string)[] = [];
+  const err = lineSink((text) => {
+    recentStderr.push(text);
     if (recentStderr.length > 8) recentStderr.shift();
-    logger.warn({ stream: 'stderr' }, line);
+    budgeted(() => logger.warn({ stream: 'stderr' }, text()));
   });
   const stdout = new OutputStream(capture?.stdout.write ?? out.sink);
   const stderr = new OutputStream(capture?.stderr.write ?? err.sink);
@@ -74,7 +109,7 @@ export function createCli(env: [string, string][], logger: Logger, options: CliO
     },
     recentStderr() {
       err.flush();
-      return [...recentStderr];
+      return recentStderr.map((text) => text());
     },
     capture,
     /** The code the guest passed to wasi:cli/exit (`exit(ok)` is 0, `exit(err)` is 1), if it called it. */

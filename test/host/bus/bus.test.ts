@@ -162,9 +162,22 @@ test('stats reports every subscriber', async () => {
   for (let i = 1; i <= 3; i++) bus.publish(`x/${i}`, enc(String(i)));
   await bus.subscriber('b')!.idle();
   assert.deepEqual(bus.stats(), {
-    a: { queued: 2, inFlight: 0, delivered: 0, failedDeliveries: 0, dropped: 1, filters: ['x/#'], paused: true, retrying: false, deadLettered: 0, attempts: 0 },
+    a: {
+      queued: 2,
+      queuedBytes: 2,
+      inFlight: 0,
+      delivered: 0,
+      failedDeliveries: 0,
+      dropped: 1,
+      filters: ['x/#'],
+      paused: true,
+      retrying: false,
+      deadLettered: 0,
+      attempts: 0,
+    },
     b: {
       queued: 0,
+      queuedBytes: 0,
       inFlight: 0,
       delivered: 1,
       failedDeliveries: 0,

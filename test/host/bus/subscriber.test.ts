@@ -56,6 +56,7 @@ test('takes up to maxBatch per call, and batches grow while one is in flight', a
   assert.equal(g.calls.length, 1, 'no second batch while the first is in flight');
   assert.deepEqual(sub.stats(), {
     queued: 9,
+    queuedBytes: 9,
     inFlight: 1,
     delivered: 0,
     failedDeliveries: 0,
@@ -231,6 +232,7 @@ test('pause stops new deliveries but lets the one in flight finish; resume goes 
   assert.equal(idle, false, 'not idle while messages wait');
   assert.deepEqual(sub.stats(), {
     queued: 2,
+    queuedBytes: 2,
     inFlight: 0,
     delivered: 1,
     failedDeliveries: 0,
@@ -280,6 +282,7 @@ test('resume retries a failed batch at once instead of waiting out its backoff',
   await flush();
   assert.deepEqual(sub.stats(), {
     queued: 0,
+    queuedBytes: 0,
     inFlight: 1,
     delivered: 0,
     failedDeliveries: 1,
@@ -384,4 +387,27 @@ test('idle() resolves at once when nothing is queued, and after the queue drains
   assert.equal(idle, false);
   call.resolve();
   await idled;
+});
+
+test('capacityBytes bounds the queued payload bytes: drop-oldest drops until the new message fits, and one message larger than it is dropped', async () => {
+  const dropped: string[] = [];
+  const bus = new Bus({ onOverflow: (_, m) => dropped.push(dec(m)) });
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 100, capacityBytes: 10, overflow: 'drop-oldest' }), g.deliver);
+  sub.subscribe('t');
+  bus.publish('t', enc('in-flight'));
+  const first = await g.next();
+  for (const s of ['aaaa', 'bbbb', 'cccc']) bus.publish('t', enc(s));
+  assert.deepEqual(dropped, ['aaaa']);
+  assert.deepEqual([sub.stats().queued, sub.stats().queuedBytes], [2, 8]);
+  bus.publish('t', enc('x'.repeat(11)));
+  assert.deepEqual(dropped, ['aaaa', 'x'.repeat(11)]);
+  first.resolve();
+  (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(
+    g.calls.map((c) => c.batch),
+    [['in-flight'], ['bbbb', 'cccc']],
+  );
+  assert.equal(sub.stats().queuedBytes, 0);
 });

@@ -9,6 +9,7 @@ export function options(o: Partial<SubscriberOptions> = {}): SubscriberOptions {
     maxBatch: 256,
     lingerMs: 0,
     capacity: 1000,
+    capacityBytes: 64 * 1024 * 1024,
     overflow: 'drop-oldest',
     noLocal: false,
     retryInitialMs: 1,
