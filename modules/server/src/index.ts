@@ -6,7 +6,7 @@ import type { Message } from 'edgehost:platform/pubsub@0.1.0';
 import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
 import type { ConnectionInfo } from 'edgehost:platform/socket@0.1.0';
 import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
-import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
+import { after, every, nowMs } from 'edgehost:platform/timer@0.1.0';
 import defaults from '../module.json' with { type: 'json' };
 import { loadOptions } from './options.ts';
 import { describe, type Platform, Server } from './server.ts';
@@ -16,6 +16,11 @@ const CHECK_PERIOD_MS = 1000;
 
 type SocketEvent = { tag: 'opened'; val: ConnectionInfo } | { tag: 'data'; val: [number, Uint8Array] } | { tag: 'closed'; val: number };
 
+let server: Server | undefined;
+let checkTimer = -1;
+/** The one-shot timer that continues work left over from a call (Platform.wake), while one is pending. */
+let workTimer = -1;
+
 const platform: Platform = {
   send,
   close,
@@ -24,10 +29,10 @@ const platform: Platform = {
   busUnsubscribe: unsubscribe,
   now: () => Number(nowMs()),
   log,
+  wake: () => {
+    if (workTimer < 0) workTimer = after(1);
+  },
 };
-
-let server: Server | undefined;
-let checkTimer = -1;
 
 export const lifecycle = {
   init(): void {
@@ -70,9 +75,12 @@ export const socketHandler = {
 
 export const timerHandler = {
   onTick(id: number): void {
-    if (id !== checkTimer) return;
     try {
-      server?.tick();
+      if (id === checkTimer) server?.tick();
+      else if (id === workTimer) {
+        workTimer = -1;
+        server?.work();
+      }
     } catch (e) {
       log('error', `timer: ${describe(e)}`);
     }
