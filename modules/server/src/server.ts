@@ -503,7 +503,9 @@ export class Server implements Core {
           continue;
         }
         let deliveries = 0;
-        const steps = cursor.next(Math.min(budget, RETAINED_SLICE), now, (r) => {
+        // A step delivers at most one message: a QoS 1/2 walk takes no more steps than the window has room for.
+        const slice = options.qos > 0 ? Math.min(RETAINED_SLICE, session.window - session.queued) : RETAINED_SLICE;
+        const steps = cursor.next(Math.min(budget, slice), now, (r) => {
           deliveries++;
           // Sent with RETAIN set on a new subscription [MQTT-3.3.1-6] [MQTT-3.3.1-8], at the lower QoS (3.8.4).
           session.deliver(r.message, Math.min(r.qos, options.qos) as QoS, true, options.id === undefined ? undefined : [options.id]);
