@@ -56,6 +56,13 @@ export function ipOf(remoteAddress: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
+/** What a connection's parser refuses: bigger packets, more partial-packet memory than the budget, longer topics. */
+export interface ParserLimits {
+  readonly maxPacketSize: number;
+  readonly budget: BufferBudget;
+  readonly maxTopicBytes: number;
+}
+
 /** One network connection: 'connecting' until its CONNECT is accepted, 'closed' once the server is done with it. */
 export class Connection implements Link {
   readonly id: number;
@@ -85,12 +92,12 @@ export class Connection implements Link {
   topicAliases: Map<number, string> | undefined;
   private readonly outbox: Outbox;
 
-  constructor(id: number, remoteAddress: string, transport: Transport, maxPacketSize: number, budget: BufferBudget, now: number, outbox: Outbox) {
+  constructor(id: number, remoteAddress: string, transport: Transport, limits: ParserLimits, now: number, outbox: Outbox) {
     this.id = id;
     this.remoteAddress = remoteAddress;
     this.ip = ipOf(remoteAddress);
     this.transport = transport;
-    this.parser = new PacketParser(maxPacketSize, budget);
+    this.parser = new PacketParser(limits.maxPacketSize, limits.budget, limits.maxTopicBytes);
     this.openedAt = now;
     this.lastReceivedAt = now;
     this.outbox = outbox;

@@ -7,7 +7,7 @@ import { Acl } from './acl.ts';
 import type { QoS, Will } from './codec/packets.ts';
 import { describeReason, REASON } from './codec/reason-codes.ts';
 import { encodeConnack, encodeDisconnect5, packetSize } from './codec/serializer.ts';
-import { Connection, Outbox, type Transport } from './connection.ts';
+import { Connection, Outbox, type ParserLimits, type Transport } from './connection.ts';
 import type { Core, Platform, SubscribeOutcome } from './core.ts';
 import { ProtocolError } from './errors.ts';
 import { dispatch } from './handlers/dispatch.ts';
@@ -70,6 +70,7 @@ export class Server implements Core {
   readonly clients = new Map<string, Connection>();
   readonly addresses = new AddressBook();
   readonly partialBudget: PartialPacketBudget;
+  private readonly parserLimits: ParserLimits;
   readonly sessionLimits: SessionLimits;
   /** Where lasting state would be kept (nothing keeps it yet: see store.ts). */
   readonly store: StateStore;
@@ -95,6 +96,7 @@ export class Server implements Core {
     this.topicLimits = { maxLevels: options.maxTopicLevels, maxBytes: options.maxTopicLength };
     this.retained = new RetainedStore(options.maxRetained, options.maxRetainedBytes);
     this.partialBudget = new PartialPacketBudget(options.maxPartialPacketBytes);
+    this.parserLimits = { maxPacketSize: options.maxPacketSize, budget: this.partialBudget, maxTopicBytes: options.maxTopicLength };
     this.limitLog = new LimitLog((message) => this.platform.log('warn', message));
     this.sessionLimits = {
       maxInflight: options.maxInflight,
@@ -179,7 +181,7 @@ export class Server implements Core {
   private opened(id: number, remoteAddress: string, transport: Transport): void {
     const stale = this.connections.get(id);
     if (stale) this.lost(stale);
-    const conn = new Connection(id, remoteAddress, transport, this.options.maxPacketSize, this.partialBudget, this.now, this.outbox);
+    const conn = new Connection(id, remoteAddress, transport, this.parserLimits, this.now, this.outbox);
     if (this.addresses.pending(conn.ip) >= this.options.maxPendingPerAddress) {
       // It has sent nothing yet, so there is nothing to answer: it is closed at once, which
       // also frees the host's connection slot it holds.

@@ -37,9 +37,11 @@ const NOT_PLAIN_ASCII = /[\u0000\u0080-\u00ff]/;
 /** The smallest buffer allocated for a packet that spans data events. */
 const MIN_PARTIAL_BUFFER = 4096;
 
-/** What the parser knows of the connection: the protocol version it reads. */
+/** What the parser knows of the connection: the protocol version it reads, and its topic limit. */
 export interface CodecState {
   version: ProtocolVersion;
+  /** A PUBLISH topic longer than this (in bytes) is refused before it is decoded. */
+  readonly maxTopicBytes?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ const UNLIMITED: BufferBudget = { reserve: () => true, release: () => {} };
 export class PacketParser implements CodecState {
   /** 4 until a 5.0 CONNECT has been read. */
   version: ProtocolVersion = 4;
+  readonly maxTopicBytes: number;
   private readonly maxRemainingLength: number;
   private readonly budget: BufferBudget;
   // Fixed header being read.
@@ -70,10 +73,14 @@ export class PacketParser implements CodecState {
   private body: Uint8Array | undefined;
   private filled = 0;
 
-  /** `maxRemainingLength` bounds any one packet; `budget` bounds what all partial packets hold together. */
-  constructor(maxRemainingLength: number, budget: BufferBudget = UNLIMITED) {
+  /**
+   * `maxRemainingLength` bounds any one packet; `budget` bounds what all partial packets
+   * hold together; a PUBLISH topic over `maxTopicBytes` is refused without being decoded.
+   */
+  constructor(maxRemainingLength: number, budget: BufferBudget = UNLIMITED, maxTopicBytes = 65535) {
     this.maxRemainingLength = maxRemainingLength;
     this.budget = budget;
+    this.maxTopicBytes = maxTopicBytes;
   }
 
   /** Whether bytes of an unfinished packet are buffered. */
@@ -202,7 +209,7 @@ export function decodePacket(first: number, body: Uint8Array, state: CodecState)
       return withProperties({ type, sessionPresent: (ackFlags & 1) === 1, returnCode }, properties);
     }
     case 'publish':
-      return decodePublish(r, flags, v5);
+      return decodePublish(r, flags, v5, state.maxTopicBytes ?? 65535);
     case 'puback':
     case 'pubrec':
     case 'pubrel':
@@ -328,12 +335,17 @@ function decodeConnect(r: Reader, state: CodecState): Packet {
   return packet;
 }
 
-function decodePublish(r: Reader, flags: number, v5: boolean): Packet {
+function decodePublish(r: Reader, flags: number, v5: boolean, maxTopicBytes: number): Packet {
   const dup = (flags & 0x08) !== 0;
   const qos = (flags >> 1) & 0x03;
   const retain = (flags & 0x01) !== 0;
   if (qos === 3) throw new ProtocolError('publish with both QoS bits set'); // [MQTT-3.3.1-4]
   if (dup && qos === 0) throw new ProtocolError('publish QoS 0 with DUP set'); // [MQTT-3.3.1-2]
+  // A topic the server refuses anyway is not worth decoding (up to 64 KB of it, per packet).
+  const topicBytes = r.peekU16();
+  if (topicBytes > maxTopicBytes) {
+    throw new ProtocolError(`publish: topic is longer than ${maxTopicBytes} bytes`, REASON.topicNameInvalid, 'max-topic-length');
+  }
   const topic = r.string();
   const packetId = qos > 0 ? r.packetId() : undefined;
   const properties = v5 ? r.properties('publish') : undefined;
@@ -402,6 +414,11 @@ class Reader {
     return v;
   }
 
+  /** The next two bytes as a u16, without consuming them (0 when fewer are left). */
+  peekU16(): number {
+    return this.pos + 2 <= this.limit ? (this.bytes[this.pos] << 8) | this.bytes[this.pos + 1] : 0;
+  }
+
   u32(): number {
     this.need(4);
     const b = this.bytes;
@@ -438,16 +455,24 @@ class Reader {
     this.need(len);
     const start = this.pos;
     this.pos += len;
-    // Fast path for the usual short ASCII string: decode byte by byte in one native call and
-    // let the (native) regex look for what needs the full decoder. Long strings go through the
-    // chunked decoder: a huge argument list to fromCharCode overflows QuickJS's stack.
-    if (len <= 1024) {
-      const raw = len === 0 ? '' : String.fromCharCode.apply(null, this.bytes.subarray(start, start + len) as unknown as number[]);
-      if (!NOT_PLAIN_ASCII.test(raw)) return raw;
+    // Fast path for ASCII: decode in native calls of up to 1024 bytes (a huge argument list to
+    // fromCharCode overflows QuickJS's stack) and let the (native) regex look for what needs
+    // the full decoder, which runs in the interpreter byte by byte.
+    if (len === 0) return '';
+    const end = start + len;
+    let raw = '';
+    for (let at = start; at < end; at += 1024) {
+      const part = String.fromCharCode.apply(null, this.bytes.subarray(at, Math.min(at + 1024, end)) as unknown as number[]);
+      if (NOT_PLAIN_ASCII.test(part)) {
+        raw = '';
+        break;
+      }
+      raw += part;
     }
+    if (raw.length === len) return raw;
     let s: string;
     try {
-      s = decodeUtf8Strict(this.bytes, start, start + len); // [MQTT-1.5.3-1] (5.0: [MQTT-1.5.4-1])
+      s = decodeUtf8Strict(this.bytes, start, end); // [MQTT-1.5.3-1] (5.0: [MQTT-1.5.4-1])
     } catch (e) {
       if (e instanceof Utf8Error) throw new ProtocolError(`${this.what} string is not valid UTF-8`);
       throw e;
