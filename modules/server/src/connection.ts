@@ -84,8 +84,6 @@ export class Connection implements Link {
   maxPacketSize = Infinity;
   /** The client's Receive Maximum: QoS 1/2 messages it takes unacknowledged [MQTT-3.3.4-7]. */
   receiveMaximum = 65535;
-  /** Request Problem Information: reason strings in acks only when it is not 0 [MQTT-3.1.2-29]. */
-  problemInformation = true;
   /** The Session Expiry Interval of CONNECT: a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   connectSessionExpiry = 0;
   /** Topic aliases the client set up on this connection, by alias (3.3.2.3.4). */

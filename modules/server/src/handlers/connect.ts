@@ -200,7 +200,8 @@ function acceptConnection(ctx: ConnectContext): boolean {
   if (ctx.v5) {
     if (p?.maximumPacketSize !== undefined) conn.maxPacketSize = p.maximumPacketSize;
     if (p?.receiveMaximum !== undefined) conn.receiveMaximum = p.receiveMaximum;
-    conn.problemInformation = p?.requestProblemInformation !== 0;
+    // Request Problem Information needs nothing: reason strings go only in CONNACK and DISCONNECT,
+    // where they are allowed either way [MQTT-3.1.2-29].
     conn.connectSessionExpiry = ctx.requestedExpiry;
   }
   server.attach(conn, session, packet.will);
