@@ -17,7 +17,7 @@ import type { ServerOptions } from './options.ts';
 import { type RetainedCursor, RetainedStore } from './retained.ts';
 import { NEVER_EXPIRES, Session, type SessionLimits, type SubscriptionOptions } from './session.ts';
 import { NO_STORE, type StateStore } from './store.ts';
-import { SubscriptionIndex } from './subscriptions.ts';
+import { type Entry, SubscriptionIndex } from './subscriptions.ts';
 
 export type { LogLevel, Platform } from './core.ts';
 
@@ -47,13 +47,6 @@ interface RetainedJob {
 interface PendingWill {
   readonly will: Will;
   readonly at: number;
-}
-
-/** How several matching subscriptions of one session combine for a message (3.3.4). */
-interface Target {
-  qos: QoS;
-  retain: boolean;
-  ids: number[] | undefined;
 }
 
 export class Server implements Core {
@@ -448,31 +441,55 @@ export class Server implements Core {
    * matching shared subscription group (4.8.2).
    */
   route(message: Message, qos: QoS, retain: boolean): void {
-    const from = message.from;
-    const targets = new Map<Session, Target>();
-    this.subscriptions.match(message.topic, (e) => {
-      const o = e.options;
-      if (o.noLocal && from !== undefined && e.subscriber.clientId === from) return; // [MQTT-3.8.3-3]
-      const q = o.qos < qos ? o.qos : qos;
-      // RETAIN is forwarded only with retain-as-published (5.0: [MQTT-3.3.1-12] [MQTT-3.3.1-13]); never in 3.1.1 [MQTT-3.3.1-9].
-      const r = retain && o.retainAsPublished;
-      const t = targets.get(e.subscriber);
-      if (t === undefined) targets.set(e.subscriber, { qos: q, retain: r, ids: o.id === undefined ? undefined : [o.id] });
-      else {
-        if (q > t.qos) t.qos = q;
-        if (r) t.retain = true;
-        if (o.id !== undefined) {
-          if (t.ids === undefined) t.ids = [o.id];
-          else t.ids.push(o.id);
-        }
-      }
-    });
-    for (const [session, t] of targets) session.deliver(message, t.qos, t.retain, t.ids);
+    // The matching subscriptions are combined per session in `Target`s kept between calls
+    // and reset by a per-route mark: routing a message allocates nothing per subscriber.
+    const r = this.routing;
+    r.mark++;
+    r.from = message.from;
+    r.qos = qos;
+    r.retain = retain;
+    this.subscriptions.match(message.topic, this.visitSubscription);
+    const sessions = r.sessions;
+    for (let i = 0; i < sessions.length; i++) {
+      const t = sessions[i].target;
+      sessions[i].deliver(message, t.qos, t.retain, t.ids);
+      t.ids = undefined;
+    }
+    sessions.length = 0;
+    if (this.subscriptions.groupCount === 0) return;
     this.subscriptions.matchShared(message.topic, (group) => {
-      const { subscriber, options: o } = group.pick((s) => s.link !== undefined);
+      const { subscriber, options: o } = group.pick(isOnline);
       subscriber.deliver(message, o.qos < qos ? o.qos : qos, retain && o.retainAsPublished, o.id === undefined ? undefined : [o.id]);
     });
   }
+
+  /** What `route` is delivering, for `visitSubscription`. */
+  private readonly routing = { mark: 0, from: undefined as string | undefined, qos: 0 as QoS, retain: false, sessions: [] as Session[] };
+
+  private readonly visitSubscription = (e: Entry<Session, SubscriptionOptions>): void => {
+    const r = this.routing;
+    const o = e.options;
+    const session = e.subscriber;
+    if (o.noLocal && r.from !== undefined && session.clientId === r.from) return; // [MQTT-3.8.3-3]
+    const q = Math.min(o.qos, r.qos) as QoS;
+    // RETAIN is forwarded only with retain-as-published (5.0: [MQTT-3.3.1-12] [MQTT-3.3.1-13]); never in 3.1.1 [MQTT-3.3.1-9].
+    const retain = r.retain && o.retainAsPublished;
+    const t = session.target;
+    if (t.mark !== r.mark) {
+      t.mark = r.mark;
+      t.qos = q;
+      t.retain = retain;
+      t.ids = o.id === undefined ? undefined : [o.id];
+      r.sessions.push(session);
+      return;
+    }
+    if (q > t.qos) t.qos = q;
+    if (retain) t.retain = true;
+    if (o.id !== undefined) {
+      if (t.ids === undefined) t.ids = [o.id];
+      else t.ids.push(o.id);
+    }
+  };
 
   sendRetained(session: Session, filter: string, options: SubscriptionOptions): void {
     this.jobs.push({ session, filter, cursor: this.retained.cursor(filter), options });
@@ -580,6 +597,8 @@ export class Server implements Core {
     this.platform.log('warn', message);
   }
 }
+
+const isOnline = (s: Session): boolean => s.link !== undefined;
 
 /** The group and inner filter of a `$share/...` filter (already validated), or undefined. */
 function sharedPart(filter: string): SharedFilter | undefined {

@@ -69,6 +69,18 @@ export interface SessionSnapshot {
   awaitingRelease: number[];
 }
 
+/**
+ * How the matching subscriptions of one session combine for the message being routed
+ * (3.3.4): the highest QoS, RETAIN if any keeps it, every subscription identifier.
+ * Scratch space of `Server.route`, valid while `mark` is its current mark; not session state.
+ */
+export interface RouteTarget {
+  mark: number;
+  qos: QoS;
+  retain: boolean;
+  ids: number[] | undefined;
+}
+
 export class Session {
   readonly clientId: string;
   /** Session Expiry Interval in seconds: 0 ends it with its connection [MQTT-3.1.2-6]; NEVER_EXPIRES keeps it. */
@@ -88,6 +100,8 @@ export class Session {
   readonly awaitingRelease = new Set<number>();
   /** Messages dropped because the queue was full. */
   dropped = 0;
+  /** Routing scratch space (see RouteTarget). */
+  readonly target: RouteTarget = { mark: 0, qos: 0, retain: false, ids: undefined };
 
   private readonly limits: SessionLimits;
   private queue: (Pending | undefined)[] = [];
@@ -119,7 +133,7 @@ export class Session {
    * connected, else queued (the session state of [MQTT-4.1.0-1]).
    */
   deliver(message: Message, qos: QoS, retain: boolean, subscriptionIds?: readonly number[]): void {
-    if (expired(message, this.limits.now())) return; // [MQTT-3.3.2-5]
+    if (message.expiresAt !== undefined && expired(message, this.limits.now())) return; // [MQTT-3.3.2-5]
     if (qos === 0) {
       const link = this.link;
       if (!link) return; // QoS 0 is not kept for offline clients (3.1.2.4 allows either).
