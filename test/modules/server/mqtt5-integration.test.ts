@@ -96,7 +96,7 @@ describe('MQTT 5.0 message properties and request/response', () => {
     assert.deepEqual({ ...p.userProperties }, { k: 'v', multi: ['1', '2'] });
   });
 
-  it('mosquitto_pub → mosquitto_sub: the properties given with -D publish arrive', async () => {
+  it('mosquitto_pub → mosquitto_sub: the properties given with -D publish arrive, message expiry counted down', async () => {
     const sub = await mosquittoSub(['-t', 't5/cli-props', '-C', '1']);
     await processes.ok('mosquitto_pub', [
       ...v5(),
@@ -125,16 +125,22 @@ describe('MQTT 5.0 message properties and request/response', () => {
       'publish',
       'payload-format-indicator',
       '1',
+      '-D',
+      'publish',
+      'message-expiry-interval',
+      '60',
     ]);
     const m = json(await sub.line(/^JSON /, 'the message'));
     assert.equal(m.payload, 'hello');
-    assert.deepEqual(m.properties, {
+    const { 'message-expiry-interval': expiry, ...rest } = m.properties ?? {};
+    assert.deepEqual(rest, {
       'user-properties': { k: 'v' },
       'content-type': 'text/plain',
       'response-topic': 't5/r',
       'correlation-data': 'abc',
       'payload-format-indicator': 1,
     });
+    assert.ok(typeof expiry === 'number' && expiry <= 60 && expiry >= 58, `message expiry ${expiry}`);
   });
 
   it('mosquitto_rr gets the answer of an mqtt.js responder that replies to the response topic with the correlation data', async () => {
