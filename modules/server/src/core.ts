@@ -23,7 +23,7 @@ export interface Platform {
   /** Milliseconds since the epoch. */
   now(): number;
   log(level: LogLevel, message: string): void;
-  /** Asks for a call of `Server.work` soon (work left over from this call, done in the next). */
+  /** Asks for a call of `Server.work` soon, for work left over from this call; requests before that call count once. */
   wake(): void;
 }
 

@@ -30,7 +30,9 @@ const platform: Platform = {
   now: () => Number(nowMs()),
   log,
   wake: () => {
-    if (workTimer < 0) workTimer = after(1);
+    // One pending at a time; a refused timer (id 0, the host's timer limit) leaves the work to the 1 s tick.
+    if (workTimer > 0) return;
+    workTimer = after(1);
   },
 };
 
@@ -77,7 +79,7 @@ export const timerHandler = {
   onTick(id: number): void {
     try {
       if (id === checkTimer) server?.tick();
-      else if (id === workTimer) {
+      else if (id === workTimer && id > 0) {
         workTimer = -1;
         server?.work();
       }

@@ -76,7 +76,6 @@ export class Server implements Core {
   private readonly expiring = new Set<Session>();
   private readonly pendingWills = new Map<string, PendingWill>();
   private jobs: RetainedJob[] = [];
-  private wakeRequested = false;
   private nextAssignedId = 1;
   /** Time of the export call being handled, read once per call. */
   now = 0;
@@ -165,7 +164,6 @@ export class Server implements Core {
   /** Work left over from an earlier call (retained messages for new subscriptions), asked for by `Platform.wake`. */
   work(): void {
     this.now = this.platform.now();
-    this.wakeRequested = false;
     this.finish();
   }
 
@@ -542,13 +540,12 @@ export class Server implements Core {
     if (runnable) this.wake();
   }
 
+  /** Asks for another call soon (the platform ignores the request while one is pending). */
   private wake(): void {
-    if (this.wakeRequested) return;
-    this.wakeRequested = true;
     try {
       this.platform.wake();
     } catch (e) {
-      this.wakeRequested = false;
+      // The 1 s tick continues the work then.
       this.warnOnce('wake', `scheduling more work failed: ${describe(e)}`);
     }
   }
