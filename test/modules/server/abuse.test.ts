@@ -168,7 +168,7 @@ class Control {
     // Without this, Nagle on the client's socket holds each PUBLISH behind the ACK of its
     // previous PUBACK: a 40 ms delayed-ACK floor that has nothing to do with the server.
     (c as unknown as { stream: net.Socket }).stream.setNoDelay(true);
-    await c.subscribeAsync('control/rt', { qos: 1 });
+    await withTimeout(c.subscribeAsync('control/rt', { qos: 1 }), WAIT_MS, 'SUBACK');
     return new Control(c, inbox);
   }
 
@@ -228,7 +228,8 @@ async function underLoad(t: { diagnostic(m: string): void }, name: string, scena
 
 const warned = (limit: string) => host.lines.some((l) => l.level === 40 && l.msg.startsWith(`limit ${limit}:`));
 
-describe('abuse: the server holds while a control client keeps its QoS 1 round trips', () => {
+// A hang anywhere fails the scenario instead of holding up the run.
+describe('abuse: the server holds while a control client keeps its QoS 1 round trips', { timeout: 60_000 }, () => {
   it('deep and long topics: each offending connection is closed, deep filters refused', async (t) => {
     await underLoad(t, 'deep topics', async () => {
       const deepTopic = '/'.repeat(999); // 1000 levels in 999 bytes: within max-topic-length, over max-topic-levels
@@ -304,8 +305,8 @@ describe('abuse: the server holds while a control client keeps its QoS 1 round t
       assert.ok(closed >= 400 - 16, `${closed} of 400 closed at once (16 may wait for their CONNECT)`);
       // A client from another address connects and works in the middle of it.
       const { c } = await clients.connect('during-flood', { protocolVersion: 4 });
-      await c.publishAsync('x', 'y', { qos: 1 });
-      await c.endAsync();
+      await withTimeout(c.publishAsync('x', 'y', { qos: 1 }), WAIT_MS, 'PUBACK during the flood');
+      c.end(true);
       for (const r of [...oneByte, ...silent]) r.socket.destroy();
     });
     assert.ok(warned('max-pending-per-address'), 'a max-pending-per-address warning was logged');
@@ -330,7 +331,7 @@ describe('abuse: the server holds while a control client keeps its QoS 1 round t
     // Seed the retained topics (QoS 0, then one QoS 1 marker to know they all arrived).
     const { c: seeder } = await clients.connect('seeder', { protocolVersion: 4 });
     for (let i = 0; i < RETAINED_TOPICS; i++) seeder.publish(`r/${i % 100}/${i}`, `${i}`, { qos: 0, retain: true });
-    await seeder.publishAsync('r/marker', 'done', { qos: 1, retain: true });
+    await withTimeout(seeder.publishAsync('r/marker', 'done', { qos: 1, retain: true }), 30_000, 'the seeded retained messages');
     await underLoad(t, 'many filters × many retained', async () => {
       const filters = ['r/#', 'r/+/+', '+/+/+', 'r/+/#', '#', ...Array.from({ length: 95 }, (_, i) => `r/${i}/+`)];
       // Matches 5 × 20,001 + 95 × 200 = 119,005 retained deliveries: seconds of work for QuickJS,
@@ -352,8 +353,8 @@ describe('abuse: the server holds while a control client keeps its QoS 1 round t
 
   it('after all of it: the server module was never restarted, and a new client still works', async () => {
     const { c, inbox } = await clients.connect('afterwards', { protocolVersion: 5 });
-    await c.subscribeAsync('after/x', { qos: 1 });
-    await c.publishAsync('after/x', 'fine', { qos: 1 });
+    await withTimeout(c.subscribeAsync('after/x', { qos: 1 }), WAIT_MS, 'SUBACK');
+    await withTimeout(c.publishAsync('after/x', 'fine', { qos: 1 }), WAIT_MS, 'PUBACK');
     await inbox.wait((m) => m.payload === 'fine', 'its own message');
     assertNoRestart(host);
     const s = control.stats();

@@ -87,8 +87,9 @@ export class Clients {
     return { c, inbox, connack };
   }
 
+  /** Ends every client, waiting at most a few seconds for each. */
   async closeAll(): Promise<void> {
-    await Promise.all(this.all.map((c) => c.endAsync(true).catch(() => {})));
+    await Promise.all(this.all.map((c) => withTimeout(c.endAsync(true), 5000, 'a client to end').catch(() => {})));
   }
 }
 
