@@ -8,6 +8,9 @@
 //   fan-in   N publishers, each publishing M messages to bench/<i>; one subscriber on bench/#
 //   fan-out  one publisher, S subscribers on bench/fanout; deliveries = messages × subscribers
 //
+// Each runs with MQTT 3.1.1 clients and again with MQTT 5.0 clients (no properties: the
+// cost of speaking 5.0 at all).
+//
 // Rates are measured from the first publish to the last delivery. Run: `node bench/server.ts`.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,17 +41,24 @@ interface Scenario {
   name: string;
   kind: 'fan-in' | 'fan-out';
   qos: 0 | 1;
+  /** The clients' protocol: 4 is MQTT 3.1.1, 5 is MQTT 5.0. */
+  version: 4 | 5;
   /** Messages each publisher sends. */
   messages: number;
 }
 
 // Sized so that each takes a few seconds on edgehost; Mosquitto is usually quicker.
-const scenarios: Scenario[] = [
-  { name: `fan-in QoS 0 (${PUBLISHERS} publishers → 1 subscriber)`, kind: 'fan-in', qos: 0, messages: 12000 },
-  { name: `fan-in QoS 1 (${PUBLISHERS} publishers → 1 subscriber)`, kind: 'fan-in', qos: 1, messages: 6000 },
-  { name: `fan-out QoS 0 (1 publisher → ${SUBSCRIBERS} subscribers)`, kind: 'fan-out', qos: 0, messages: 40000 },
-  { name: `fan-out QoS 1 (1 publisher → ${SUBSCRIBERS} subscribers)`, kind: 'fan-out', qos: 1, messages: 10000 },
+const shapes: Omit<Scenario, 'name' | 'version'>[] = [
+  { kind: 'fan-in', qos: 0, messages: 12000 },
+  { kind: 'fan-in', qos: 1, messages: 6000 },
+  { kind: 'fan-out', qos: 0, messages: 40000 },
+  { kind: 'fan-out', qos: 1, messages: 10000 },
 ];
+const shapeName = (s: Omit<Scenario, 'name' | 'version'>) =>
+  s.kind === 'fan-in' ? `fan-in QoS ${s.qos} (${PUBLISHERS} publishers → 1 subscriber)` : `fan-out QoS ${s.qos} (1 publisher → ${SUBSCRIBERS} subscribers)`;
+const scenarios: Scenario[] = shapes.flatMap((shape) =>
+  ([4, 5] as const).map((version) => ({ ...shape, version, name: `${shapeName(shape)}, MQTT ${version === 5 ? '5.0' : '3.1.1'}` })),
+);
 
 interface Measurement {
   /** Messages (fan-in) or deliveries (fan-out) per second. */
@@ -191,10 +201,10 @@ async function startMosquitto(dir: string): Promise<Broker> {
 
 // ---- load ----
 
-async function connect(port: number, clientId: string): Promise<MqttClient> {
+async function connect(port: number, clientId: string, version: 4 | 5): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
     clientId,
-    protocolVersion: 4,
+    protocolVersion: version,
     reconnectPeriod: 0,
     clean: true,
     keepalive: 60,
@@ -236,16 +246,16 @@ function countUntil(subscribers: MqttClient[], target: number): { done: Promise<
 }
 
 async function measure(broker: Broker, scenario: Scenario, tag: string): Promise<Measurement> {
-  const { kind, qos, messages } = scenario;
+  const { kind, qos, messages, version } = scenario;
   const publisherCount = kind === 'fan-in' ? PUBLISHERS : 1;
   const subscriberCount = kind === 'fan-in' ? 1 : SUBSCRIBERS;
   const filter = kind === 'fan-in' ? 'bench/#' : 'bench/fanout';
   const clients: MqttClient[] = [];
   try {
-    const subscribers = await Promise.all(Array.from({ length: subscriberCount }, (_, i) => connect(broker.port, `${tag}-sub-${i}`)));
+    const subscribers = await Promise.all(Array.from({ length: subscriberCount }, (_, i) => connect(broker.port, `${tag}-sub-${i}`, version)));
     clients.push(...subscribers);
     await Promise.all(subscribers.map((s) => s.subscribeAsync(filter, { qos })));
-    const publishers = await Promise.all(Array.from({ length: publisherCount }, (_, i) => connect(broker.port, `${tag}-pub-${i}`)));
+    const publishers = await Promise.all(Array.from({ length: publisherCount }, (_, i) => connect(broker.port, `${tag}-pub-${i}`, version)));
     clients.push(...publishers);
 
     const expected = publisherCount * messages * subscriberCount;
@@ -270,7 +280,8 @@ async function measure(broker: Broker, scenario: Scenario, tag: string): Promise
 
 async function runScenarios(broker: Broker): Promise<Measurement[]> {
   // Warm up (JIT, connection set-up paths), not measured.
-  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100 }, 'warmup');
+  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100, version: 4 }, 'warmup');
+  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100, version: 5 }, 'warmup5');
   const out: Measurement[] = [];
   for (const [i, s] of scenarios.entries()) out.push(await measure(broker, s, `s${i}`));
   return out;

@@ -4,7 +4,8 @@
 /** Topic names and filters are UTF-8 strings of at most 65535 bytes [MQTT-4.7.3-3]. */
 const MAX_TOPIC_BYTES = 65535;
 
-function utf8Length(s: string): number {
+/** Bytes `s` takes in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD). */
+export function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -88,4 +89,65 @@ export function filterCovers(grant: string, filter: string): boolean {
     if (g[i] !== f[i]) return false;
   }
   return g.length === f.length;
+}
+
+/** Number of levels in a topic name or filter: one more than its '/' separators. */
+export function topicLevelCount(s: string): number {
+  let n = 1;
+  for (let i = s.indexOf('/'); i >= 0; i = s.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+/** A server's own bounds on topic names and filters, tighter than the protocol's. */
+export interface TopicLimits {
+  /** Most levels a topic name or filter may have. */
+  maxLevels: number;
+  /** Most UTF-8 bytes a topic name or filter may take. */
+  maxBytes: number;
+}
+
+/**
+ * Why `s` (a topic name or filter) exceeds `limits`, or undefined when it does not.
+ * Cheap on hostile input: the length is checked before the levels are counted, and
+ * nothing is split.
+ */
+export function topicLimitProblem(s: string, limits: TopicLimits, what = 'topic'): string | undefined {
+  // Every UTF-16 unit takes at least one byte in UTF-8: the cheap bound first.
+  if (s.length > limits.maxBytes || utf8Length(s) > limits.maxBytes) return `${what} is longer than ${limits.maxBytes} bytes`;
+  const levels = topicLevelCount(s);
+  if (levels > limits.maxLevels) return `${what} has ${levels} levels, more than ${limits.maxLevels}`;
+  return undefined;
+}
+
+/** A shared subscription (MQTT 5.0 section 4.8.2): `$share/{group}/{filter}`. */
+export interface SharedFilter {
+  group: string;
+  filter: string;
+}
+
+const SHARE_PREFIX = '$share/';
+
+/** Whether `filter` asks for a shared subscription (it starts with `$share/`). */
+export function isSharedFilter(filter: string): boolean {
+  return filter.startsWith(SHARE_PREFIX);
+}
+
+/**
+ * Splits a `$share/{group}/{filter}` subscription into its share name and topic
+ * filter; returns a reason string when it is not a valid one. A filter that does not
+ * start with `$share/` is not shared: check with isSharedFilter() first.
+ */
+export function parseSharedFilter(filter: string): SharedFilter | string {
+  const rest = filter.slice(SHARE_PREFIX.length);
+  const slash = rest.indexOf('/');
+  // [MQTT-4.8.2-2] the share name is followed by '/' and a topic filter.
+  if (slash < 0) return `shared subscription "${filter}" has no topic filter after the share name`;
+  const group = rest.slice(0, slash);
+  // [MQTT-4.8.2-1] a share name is at least one character and has no '/', '+' or '#'.
+  if (group.length === 0) return `shared subscription "${filter}" has an empty share name`;
+  if (group.includes('+') || group.includes('#')) return `shared subscription "${filter}": the share name must not contain + or #`;
+  const inner = rest.slice(slash + 1);
+  const problem = topicFilterProblem(inner);
+  if (problem) return `shared subscription "${filter}": ${problem}`;
+  return { group, filter: inner };
 }

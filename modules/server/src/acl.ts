@@ -3,8 +3,7 @@
 // allows every topic that does not start with '$' (filters starting with a
 // wildcard never match '$' topics), as Mosquitto does.
 
-import { filterCovers } from '../../../packages/mqtt-topic/topic.ts';
-import { filterMatches } from './subscriptions.ts';
+import { filterCovers, topicMatches } from '../../../packages/mqtt-topic/topic.ts';
 
 export interface AclRules {
   /** Filters of the topics clients may publish to. */
@@ -22,7 +21,7 @@ export class Acl {
 
   /** Whether a client may publish to `topic` (a valid topic name). */
   canPublish(topic: string): boolean {
-    return this.rules.publish.some((f) => filterMatches(f, topic));
+    return this.rules.publish.some((f) => topicMatches(f, topic));
   }
 
   /** Whether a client may subscribe to `filter` (a valid filter): some rule must cover every topic it can match. */

@@ -1,5 +1,5 @@
-import type { Will } from './codec/packets.ts';
-import { PacketParser } from './codec/parser.ts';
+import type { ProtocolVersion, Will } from './codec/packets.ts';
+import { type BufferBudget, PacketParser } from './codec/parser.ts';
 import type { Link, Session } from './session.ts';
 
 export type Transport = 'tcp' | 'websocket';
@@ -42,10 +42,33 @@ function concat(list: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The IP address of an `ip:port` or `[ipv6]:port` remote address (an IPv4-mapped IPv6 one as IPv4). */
+export function ipOf(remoteAddress: string): string {
+  let ip = remoteAddress;
+  if (ip.startsWith('[')) {
+    const end = ip.indexOf(']');
+    ip = end > 0 ? ip.slice(1, end) : ip;
+  } else {
+    const colon = ip.lastIndexOf(':');
+    // One colon: ipv4:port. More (a bare IPv6 address) or none: as it is.
+    if (colon > 0 && ip.indexOf(':') === colon) ip = ip.slice(0, colon);
+  }
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** What a connection's parser refuses: bigger packets, more partial-packet memory than the budget, longer topics. */
+export interface ParserLimits {
+  readonly maxPacketSize: number;
+  readonly budget: BufferBudget;
+  readonly maxTopicBytes: number;
+}
+
 /** One network connection: 'connecting' until its CONNECT is accepted, 'closed' once the server is done with it. */
 export class Connection implements Link {
   readonly id: number;
   readonly remoteAddress: string;
+  /** The peer's IP address, the key of the per-address limits. */
+  readonly ip: string;
   readonly transport: Transport;
   readonly parser: PacketParser;
   readonly openedAt: number;
@@ -56,16 +79,31 @@ export class Connection implements Link {
   clientId = '';
   session: Session | undefined;
   will: Will | undefined;
+  // 5.0: what the client asked for in CONNECT.
+  /** The client's Maximum Packet Size: larger packets are not sent to it [MQTT-3.1.2-24]. */
+  maxPacketSize = Infinity;
+  /** The client's Receive Maximum: QoS 1/2 messages it takes unacknowledged [MQTT-3.3.4-7]. */
+  receiveMaximum = 65535;
+  /** The Session Expiry Interval of CONNECT: a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
+  connectSessionExpiry = 0;
+  /** Topic aliases the client set up on this connection, by alias (3.3.2.3.4). */
+  topicAliases: Map<number, string> | undefined;
   private readonly outbox: Outbox;
 
-  constructor(id: number, remoteAddress: string, transport: Transport, maxPacketSize: number, now: number, outbox: Outbox) {
+  constructor(id: number, remoteAddress: string, transport: Transport, limits: ParserLimits, now: number, outbox: Outbox) {
     this.id = id;
     this.remoteAddress = remoteAddress;
+    this.ip = ipOf(remoteAddress);
     this.transport = transport;
-    this.parser = new PacketParser(maxPacketSize);
+    this.parser = new PacketParser(limits.maxPacketSize, limits.budget, limits.maxTopicBytes);
     this.openedAt = now;
     this.lastReceivedAt = now;
     this.outbox = outbox;
+  }
+
+  /** 4 (MQTT 3.1.1) until a 5.0 CONNECT was read. */
+  get version(): ProtocolVersion {
+    return this.parser.version;
   }
 
   write(bytes: Uint8Array): void {

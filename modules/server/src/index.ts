@@ -6,7 +6,7 @@ import type { Message } from 'edgehost:platform/pubsub@0.1.0';
 import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
 import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
 import type { Event } from 'edgehost:platform/socket-handler@0.1.0';
-import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
+import { after, every, nowMs } from 'edgehost:platform/timer@0.1.0';
 import { describeError } from '../../shared/errors.ts';
 import defaults from '../module.json' with { type: 'json' };
 import { loadOptions } from './options.ts';
@@ -14,6 +14,11 @@ import { type Platform, Server } from './server.ts';
 
 /** How often connect timeouts and keep alives are checked. */
 const CHECK_PERIOD_MS = 1000;
+
+let server: Server | undefined;
+let checkTimer = -1;
+/** The one-shot timer that continues work left over from a call (Platform.wake), while one is pending. */
+let workTimer = -1;
 
 const platform: Platform = {
   send,
@@ -23,10 +28,12 @@ const platform: Platform = {
   busUnsubscribe: unsubscribe,
   now: () => Number(nowMs()),
   log,
+  wake: () => {
+    // One pending at a time; a refused timer (id 0, the host's timer limit) leaves the work to the 1 s tick.
+    if (workTimer > 0) return;
+    workTimer = after(1);
+  },
 };
-
-let server: Server | undefined;
-let checkTimer = -1;
 
 export const lifecycle = {
   init(): void {
@@ -69,9 +76,12 @@ export const socketHandler = {
 
 export const timerHandler = {
   onTick(id: number): void {
-    if (id !== checkTimer) return;
     try {
-      server?.tick();
+      if (id === checkTimer) server?.tick();
+      else if (id === workTimer && id > 0) {
+        workTimer = -1;
+        server?.work();
+      }
     } catch (e) {
       log('error', `timer: ${describeError(e)}`);
     }

@@ -12,16 +12,38 @@ export interface ServerOptions {
   /** When set, CONNECT must carry this user name (and `password`, when that is set too). */
   username?: string;
   password?: string;
-  /** Connected clients at once; one more is refused with CONNACK 0x03. */
+  /** Connected clients at once; one more is refused with CONNACK 0x03 (5.0: 0x97). */
   maxConnections: number;
-  /** Largest remaining length accepted; a bigger packet closes the connection. */
+  /** Connected clients from one IP address; one more is refused with CONNACK 0x03 (5.0: 0x97). */
+  maxConnectionsPerAddress: number;
+  /** Connections from one IP address that have not completed CONNECT; one more is closed when it opens. */
+  maxPendingPerAddress: number;
+  /** Largest remaining length accepted; a bigger packet closes the connection (5.0: 0x95). */
   maxPacketSize: number;
+  /** Bytes all connections' unfinished packets may hold together; the connection that needs more is closed (5.0: 0x97). */
+  maxPartialPacketBytes: number;
   /** Outgoing QoS 1/2 messages awaiting acknowledgement, per client. */
   maxInflight: number;
   /** Outgoing QoS 1/2 messages waiting behind the in-flight window (or while offline), per session. */
   maxQueued: number;
   /** Distinct retained topics kept. */
   maxRetained: number;
+  /** Bytes of topics and payloads of retained messages kept. */
+  maxRetainedBytes: number;
+  /** Subscriptions one session may hold; more get SUBACK 0x80 (5.0: 0x97). */
+  maxSubscriptionsPerClient: number;
+  /** Levels a topic name or filter may have; a PUBLISH over it closes its connection (5.0: 0x90). */
+  maxTopicLevels: number;
+  /** UTF-8 bytes a topic name or filter may take; a PUBLISH over it closes its connection (5.0: 0x90). */
+  maxTopicLength: number;
+  /** Retained-message work (index steps and deliveries) done per export call; the rest continues in the next. */
+  retainedWorkPerCall: number;
+  /** 5.0 Receive Maximum advertised: incoming QoS 2 messages not yet released, per client (more: DISCONNECT 0x93). */
+  receiveMaximum: number;
+  /** 5.0 Topic Alias Maximum advertised: topic aliases a client may set up (0: none). */
+  topicAliasMaximum: number;
+  /** Longest session expiry granted, in seconds; also how long a 3.1.1 clean-session-0 session outlives its connection. */
+  maxSessionExpirySeconds: number;
   /** A connection that sends no CONNECT within this time is closed. */
   connectTimeoutMs: number;
 }
@@ -38,10 +60,21 @@ export function loadOptions(get: Getter, defaults: Readonly<Record<string, unkno
     listen: addresses(raw('listen')),
     acl: aclRules(raw('acl')),
     maxConnections: integer(raw, 'max-connections', 1, 1_000_000),
+    maxConnectionsPerAddress: integer(raw, 'max-connections-per-address', 1, 1_000_000),
+    maxPendingPerAddress: integer(raw, 'max-pending-per-address', 1, 1_000_000),
     maxPacketSize: integer(raw, 'max-packet-size', 16, 268_435_455),
+    maxPartialPacketBytes: integer(raw, 'max-partial-packet-bytes', 4096, 2 ** 40),
     maxInflight: integer(raw, 'max-inflight', 1, 65_535),
     maxQueued: integer(raw, 'max-queued-messages', 0, 1_000_000),
     maxRetained: integer(raw, 'max-retained-messages', 0, 10_000_000),
+    maxRetainedBytes: integer(raw, 'max-retained-bytes', 0, 2 ** 40),
+    maxSubscriptionsPerClient: integer(raw, 'max-subscriptions-per-client', 1, 10_000_000),
+    maxTopicLevels: integer(raw, 'max-topic-levels', 1, 32_768),
+    maxTopicLength: integer(raw, 'max-topic-length', 1, 65_535),
+    retainedWorkPerCall: integer(raw, 'retained-work-per-call', 1, 10_000_000),
+    receiveMaximum: integer(raw, 'receive-maximum', 1, 65_535),
+    topicAliasMaximum: integer(raw, 'topic-alias-maximum', 0, 65_535),
+    maxSessionExpirySeconds: integer(raw, 'max-session-expiry-s', 0, 0xffff_ffff),
     connectTimeoutMs: integer(raw, 'connect-timeout-ms', 100, 3_600_000),
   };
   const username = optionalString(raw('username'), 'username');

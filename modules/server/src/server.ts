@@ -6,32 +6,25 @@
 // generated declaration of the socket events: `npm run build` writes it.)
 
 import type { Event as SocketEvent } from 'edgehost:platform/socket-handler@0.1.0';
-import { topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import { isSharedFilter, parseSharedFilter, type SharedFilter, type TopicLimits, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
 import { describeError as describe } from '../../shared/errors.ts';
 import { Acl } from './acl.ts';
-import type { QoS } from './codec/packets.ts';
-import { Connection, Outbox, type Transport } from './connection.ts';
+import type { QoS, Will } from './codec/packets.ts';
+import { describeReason, REASON } from './codec/reason-codes.ts';
+import { encodeConnack, encodeDisconnect5, packetSize } from './codec/serializer.ts';
+import { Connection, Outbox, type ParserLimits, type Transport } from './connection.ts';
+import type { Core, Platform, SubscribeOutcome } from './core.ts';
 import { ProtocolError } from './errors.ts';
 import { dispatch } from './handlers/dispatch.ts';
-import { type Message, makeMessage } from './message.ts';
+import { AddressBook, LimitLog, PartialPacketBudget } from './limits.ts';
+import { type Message, makeMessage, messageProperties } from './message.ts';
 import type { ServerOptions } from './options.ts';
-import { RetainedStore } from './retained.ts';
-import { Session, type SessionLimits } from './session.ts';
-import { SubscriptionIndex } from './subscriptions.ts';
+import { type RetainedCursor, RetainedStore } from './retained.ts';
+import { NEVER_EXPIRES, Session, type SessionLimits, type SubscriptionOptions } from './session.ts';
+import { NO_STORE, type StateStore } from './store.ts';
+import { type Entry, SubscriptionIndex } from './subscriptions.ts';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-
-/** What the core needs from the host. Functions may throw (host errors); the core catches. */
-export interface Platform {
-  send(id: number, bytes: Uint8Array): void;
-  close(id: number): void;
-  publishToBus(topic: string, payload: Uint8Array): void;
-  busSubscribe(filter: string): void;
-  busUnsubscribe(filter: string): void;
-  /** Milliseconds since the epoch. */
-  now(): number;
-  log(level: LogLevel, message: string): void;
-}
+export type { LogLevel, Platform } from './core.ts';
 
 export interface BusMessage {
   topic: string;
@@ -39,36 +32,71 @@ export interface BusMessage {
 }
 
 const MAX_WARNINGS_REMEMBERED = 1000;
+/** Retained-message work one subscription gets before the next one's turn. */
+const RETAINED_SLICE = 64;
 
-export class Server {
+/** Retained messages still to be sent for a new subscription. */
+interface RetainedJob {
+  readonly session: Session;
+  readonly filter: string;
+  readonly cursor: RetainedCursor;
+  readonly options: SubscriptionOptions;
+}
+
+/** A will whose Will Delay Interval is running (5.0) [MQTT-3.1.3-9]. */
+interface PendingWill {
+  readonly will: Will;
+  readonly at: number;
+}
+
+export class Server implements Core {
   readonly options: ServerOptions;
   readonly platform: Platform;
   readonly acl: Acl;
+  readonly topicLimits: TopicLimits;
   readonly retained: RetainedStore;
-  readonly subscriptions = new SubscriptionIndex<Session>();
+  readonly subscriptions = new SubscriptionIndex<Session, SubscriptionOptions>();
   readonly sessions = new Map<string, Session>();
   /** Every open connection, by socket id, until the host reports it closed. */
   readonly connections = new Map<number, Connection>();
   /** Connected clients by client id. */
   readonly clients = new Map<string, Connection>();
+  readonly addresses = new AddressBook();
+  readonly partialBudget: PartialPacketBudget;
+  private readonly parserLimits: ParserLimits;
   readonly sessionLimits: SessionLimits;
+  /** Where lasting state would be kept (nothing keeps it yet: see store.ts). */
+  readonly store: StateStore;
   private readonly outbox = new Outbox();
-  /** Bus subscriptions: filter → number of sessions subscribed to it. */
+  /** Bus subscriptions: filter → number of subscriptions that need it. */
   private readonly busFilters = new Map<string, number>();
   private readonly warned = new Set<string>();
+  private readonly limitLog: LimitLog;
+  /** Offline sessions that expire, checked on each tick. */
+  private readonly expiring = new Set<Session>();
+  private readonly pendingWills = new Map<string, PendingWill>();
+  private jobs: RetainedJob[] = [];
   private nextAssignedId = 1;
   /** Time of the export call being handled, read once per call. */
   now = 0;
 
-  constructor(platform: Platform, options: ServerOptions) {
+  constructor(platform: Platform, options: ServerOptions, store: StateStore = NO_STORE) {
     this.platform = platform;
     this.options = options;
+    this.store = store;
     this.acl = new Acl(options.acl);
-    this.retained = new RetainedStore(options.maxRetained);
+    this.topicLimits = { maxLevels: options.maxTopicLevels, maxBytes: options.maxTopicLength };
+    this.retained = new RetainedStore(options.maxRetained, options.maxRetainedBytes);
+    this.partialBudget = new PartialPacketBudget(options.maxPartialPacketBytes);
+    this.parserLimits = { maxPacketSize: options.maxPacketSize, budget: this.partialBudget, maxTopicBytes: options.maxTopicLength };
+    this.limitLog = new LimitLog((message) => this.platform.log('warn', message));
     this.sessionLimits = {
       maxInflight: options.maxInflight,
       maxQueued: options.maxQueued,
+      now: () => this.now,
       onDrop: (s) => this.warnOnce(`drop:${s.clientId}`, `queue of client "${s.clientId}" is full (${options.maxQueued}): dropping its oldest messages`),
+      onTooLarge: (s, m) =>
+        this.platform.log('debug', `client "${s.clientId}": message on "${m.topic}" exceeds its maximum packet size; discarded [MQTT-3.1.2-25]`),
     };
   }
 
@@ -86,7 +114,7 @@ export class Server {
         this.platform.log('error', `socket event ${event.tag} failed: ${describe(e)}`);
       }
     }
-    this.flush();
+    this.finish();
   }
 
   /** Messages from other modules: delivered as QoS 1, not retained (the bus has no retain). */
@@ -95,29 +123,48 @@ export class Server {
     for (const m of messages) {
       try {
         if (topicNameProblem(m.topic)) continue;
-        this.route(makeMessage(m.topic, m.payload), 1);
+        this.route(makeMessage(m.topic, m.payload), 1, false);
       } catch (e) {
         this.platform.log('error', `bus message on "${m.topic}" failed: ${describe(e)}`);
       }
     }
-    this.flush();
+    this.finish();
   }
 
-  /** Periodic check of connect timeouts and keep alives. */
+  /** Periodic checks: connect timeouts, keep alives, delayed wills, session expiry. */
   tick(): void {
-    const now = (this.now = this.platform.now());
+    this.now = this.platform.now();
+    const now = this.now;
     for (const conn of this.connections.values()) {
       try {
         if (conn.state === 'connecting' && now - conn.openedAt > this.options.connectTimeoutMs) {
           this.closeConnection(conn, 'no CONNECT in time', false);
         } else if (conn.state === 'connected' && conn.keepaliveLimitMs > 0 && now - conn.lastReceivedAt > conn.keepaliveLimitMs) {
-          this.closeConnection(conn, 'keep alive timeout', true); // [MQTT-3.1.2-24]
+          this.closeConnection(conn, 'keep alive timeout', true, REASON.keepAliveTimeout); // [MQTT-3.1.2-24] (5.0: [MQTT-3.1.2-22])
         }
       } catch (e) {
         this.platform.log('error', `timer check of ${conn.label} failed: ${describe(e)}`);
       }
     }
-    this.flush();
+    for (const [clientId, pending] of this.pendingWills) {
+      if (pending.at > now) continue;
+      this.pendingWills.delete(clientId);
+      this.publishWill(clientId, pending.will);
+    }
+    for (const session of this.expiring) {
+      if (session.link || session.expiresAt === undefined) this.expiring.delete(session);
+      else if (session.expiresAt <= now) {
+        this.platform.log('debug', `session of "${session.clientId}" expired`);
+        this.endSession(session);
+      }
+    }
+    this.finish();
+  }
+
+  /** Work left over from an earlier call (retained messages for new subscriptions), asked for by `Platform.wake`. */
+  work(): void {
+    this.now = this.platform.now();
+    this.finish();
   }
 
   // ---- Socket events ----
@@ -125,7 +172,19 @@ export class Server {
   private opened(id: number, remoteAddress: string, transport: Transport): void {
     const stale = this.connections.get(id);
     if (stale) this.lost(stale);
-    this.connections.set(id, new Connection(id, remoteAddress, transport, this.options.maxPacketSize, this.now, this.outbox));
+    const conn = new Connection(id, remoteAddress, transport, this.parserLimits, this.now, this.outbox);
+    if (this.addresses.pending(conn.ip) >= this.options.maxPendingPerAddress) {
+      // It has sent nothing yet, so there is nothing to answer: it is closed at once, which
+      // also frees the host's connection slot it holds.
+      this.limitHit(
+        'max-pending-per-address',
+        `closed connection ${id} from ${conn.ip}: ${this.options.maxPendingPerAddress} connections from that address have not completed CONNECT`,
+      );
+      this.outbox.close(id);
+      return;
+    }
+    this.addresses.add(conn.ip, 'pending');
+    this.connections.set(id, conn);
   }
 
   private data(id: number, bytes: Uint8Array): void {
@@ -138,13 +197,22 @@ export class Server {
         return conn.state !== 'closed';
       });
     } catch (e) {
-      if (e instanceof ProtocolError) {
-        this.closeConnection(conn, e.message, true); // [MQTT-4.8.0-1]
-      } else {
+      if (e instanceof ProtocolError) this.protocolError(conn, e);
+      else {
         this.platform.log('error', `${conn.label}: ${describe(e)}`);
-        this.closeConnection(conn, 'internal error', true);
+        this.closeConnection(conn, 'internal error', true, REASON.implementationSpecificError);
       }
     }
+  }
+
+  /** [MQTT-4.8.0-1] a protocol error closes that connection only. A 5.0 client is told why first [MQTT-4.13.1-1]. */
+  private protocolError(conn: Connection, e: ProtocolError): void {
+    if (e.limit !== undefined) this.limitHit(e.limit, `closing ${conn.label}: ${e.message}`);
+    if (conn.state === 'connecting' && conn.version === 5) {
+      // The CONNECT itself was refused: CONNACK with the reason, then close (3.2.2.2).
+      conn.write(encodeConnack(false, e.reasonCode, this.reasonProperties(conn, e.message)));
+    }
+    this.closeConnection(conn, `${e.message} (${describeReason(e.reasonCode)})`, true, e.reasonCode);
   }
 
   private closed(id: number): void {
@@ -158,60 +226,110 @@ export class Server {
   private lost(conn: Connection): void {
     if (conn.state === 'closed') return;
     if (conn.state === 'connected') this.platform.log('debug', `${conn.label} lost its connection`);
-    const wasConnected = conn.state === 'connected';
-    conn.state = 'closed';
-    if (wasConnected) this.detach(conn, true);
+    this.release(conn, true);
   }
 
   // ---- Connections and sessions ----
 
-  /**
-   * Closes `conn` after what was written to it. Its will is published when asked
-   * (abnormal ends) and it had one; its session ends if it was a clean one.
-   */
-  closeConnection(conn: Connection, reason: string, publishWill: boolean): void {
+  closeConnection(conn: Connection, reason: string, publishWill: boolean, reasonCode?: number): void {
     if (conn.state === 'closed') return;
     this.platform.log('debug', `closing ${conn.label}: ${reason}`);
-    const wasConnected = conn.state === 'connected';
+    if (reasonCode !== undefined && conn.state === 'connected' && conn.version === 5) {
+      // DISCONNECT with the reason before closing (4.13.1), within the client's maximum packet size.
+      const props = this.reasonProperties(conn, reason);
+      const packet = encodeDisconnect5(reasonCode, props);
+      conn.write(packet.length <= conn.maxPacketSize ? packet : encodeDisconnect5(reasonCode));
+    }
     this.outbox.close(conn.id);
+    this.release(conn, publishWill);
+  }
+
+  /** Marks `conn` closed and lets go of what it held: its address slot, its partial packet, its session. */
+  private release(conn: Connection, publishWill: boolean): void {
+    const wasConnected = conn.state === 'connected';
     conn.state = 'closed';
+    conn.parser.dispose();
+    this.addresses.remove(conn.ip, wasConnected ? 'connected' : 'pending');
     if (wasConnected) this.detach(conn, publishWill);
+  }
+
+  /** A short reason string for a CONNACK or DISCONNECT to a 5.0 client. */
+  private reasonProperties(conn: Connection, reason: string): { reasonString: string } | undefined {
+    const text = reason.length > 200 ? `${reason.slice(0, 197)}...` : reason;
+    return conn.maxPacketSize < packetSize(8 + text.length * 3) ? undefined : { reasonString: text };
+  }
+
+  attach(conn: Connection, session: Session, will: Will | undefined): void {
+    conn.clientId = session.clientId;
+    conn.session = session;
+    conn.state = 'connected';
+    conn.will = will; // [MQTT-3.1.2-8] kept until published or discarded
+    session.link = conn;
+    session.expiresAt = undefined;
+    this.expiring.delete(session);
+    this.clients.set(session.clientId, conn);
+    this.addresses.remove(conn.ip, 'pending');
+    this.addresses.add(conn.ip, 'connected');
   }
 
   private detach(conn: Connection, publishWill: boolean): void {
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
     const session = conn.session;
     conn.session = undefined;
-    if (session && session.link === conn) {
-      session.link = undefined;
-      if (session.clean) this.discardSession(session); // [MQTT-3.1.2-6]
-    }
     const will = conn.will;
     conn.will = undefined;
+    let offline: Session | undefined;
+    if (session && session.link === conn) {
+      session.link = undefined;
+      offline = session;
+    }
+    // [MQTT-3.1.2-6] (5.0: Session Expiry Interval 0) the session ends with the connection.
+    const sessionEnds = offline !== undefined && offline.expirySeconds === 0;
     if (publishWill && will) {
-      // A will is a publish by the client, so the same ACL applies.
-      if (this.acl.canPublish(will.topic)) this.publish(makeMessage(will.topic, will.payload), will.qos, will.retain);
-      else this.platform.log('debug', `${conn.label}: will to "${will.topic}" denied by the ACL`);
+      const delay = will.properties?.willDelayInterval ?? 0;
+      // [MQTT-3.1.3-9] a delayed will waits, unless the session ends first.
+      if (delay === 0 || sessionEnds) this.publishWill(conn.clientId, will);
+      else this.pendingWills.set(conn.clientId, { will, at: this.now + delay * 1000 });
     }
+    if (!offline || this.sessions.get(offline.clientId) !== offline) return;
+    if (sessionEnds) {
+      this.endSession(offline);
+      return;
+    }
+    offline.expiresAt = offline.expirySeconds === NEVER_EXPIRES ? undefined : this.now + offline.expirySeconds * 1000;
+    if (offline.expiresAt !== undefined) this.expiring.add(offline);
+    this.store.sessionChanged(offline);
   }
 
-  /** Ends a session: its subscriptions go, and with them bus filters no one else needs. */
-  discardSession(session: Session): void {
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    for (const filter of session.subscriptions.keys()) {
-      this.subscriptions.remove(filter, session);
-      this.releaseBusFilter(filter);
+  endSession(session: Session): void {
+    const id = session.clientId;
+    if (this.sessions.get(id) === session) this.sessions.delete(id);
+    this.expiring.delete(session);
+    const pending = this.pendingWills.get(id);
+    if (pending) {
+      this.pendingWills.delete(id);
+      this.publishWill(id, pending.will);
     }
+    for (const filter of session.subscriptions.keys()) this.unindex(session, filter);
     session.subscriptions.clear();
+    this.store.sessionEnded(id);
   }
 
-  createSession(clientId: string, clean: boolean): Session {
-    const session = new Session(clientId, clean, this.sessionLimits);
+  sessionResumed(session: Session): void {
+    this.pendingWills.delete(session.clientId);
+  }
+
+  createSession(clientId: string, expirySeconds: number): Session {
+    const session = new Session(clientId, expirySeconds, this.sessionLimits);
     this.sessions.set(clientId, session);
+    this.store.sessionChanged(session);
     return session;
   }
 
-  /** A client id no session has, for a client that sent an empty one [MQTT-3.1.3-6]. */
+  sessionChanged(session: Session): void {
+    this.store.sessionChanged(session);
+  }
+
   assignClientId(): string {
     let id: string;
     do id = `edgehost-${this.now.toString(36)}-${(this.nextAssignedId++).toString(36)}`;
@@ -219,19 +337,44 @@ export class Server {
     return id;
   }
 
-  // ---- Subscriptions ----
-
-  /** Adds or replaces [MQTT-3.8.4-3] a subscription of `session`. */
-  subscribe(session: Session, filter: string, qos: QoS): void {
-    if (!session.subscriptions.has(filter)) this.holdBusFilter(filter);
-    session.subscriptions.set(filter, qos);
-    this.subscriptions.add(filter, session, qos);
+  private publishWill(clientId: string, will: Will): void {
+    // A will is a publish by the client, so the same ACL applies.
+    if (!this.acl.canPublish(will.topic)) {
+      this.platform.log('debug', `client "${clientId}": will to "${will.topic}" denied by the ACL`);
+      return;
+    }
+    const p = will.properties;
+    const properties = messageProperties(p);
+    const expiry = p?.messageExpiryInterval;
+    const meta: { properties?: typeof properties; expiresAt?: number; from: string } = { from: clientId };
+    if (properties) meta.properties = properties;
+    if (expiry !== undefined) meta.expiresAt = this.now + expiry * 1000;
+    this.publish(makeMessage(will.topic, will.payload, meta), will.qos, will.retain);
   }
 
-  unsubscribe(session: Session, filter: string): void {
-    if (!session.subscriptions.delete(filter)) return;
-    this.subscriptions.remove(filter, session);
-    this.releaseBusFilter(filter);
+  // ---- Subscriptions ----
+
+  subscribe(session: Session, filter: string, options: SubscriptionOptions): SubscribeOutcome {
+    const existed = session.subscriptions.has(filter);
+    if (!existed && session.subscriptions.size >= this.options.maxSubscriptionsPerClient) return 'quota';
+    session.subscriptions.set(filter, options);
+    const share = sharedPart(filter);
+    this.subscriptions.add(session, filter, options, share);
+    if (!existed) this.holdBusFilter(share ? share.filter : filter);
+    this.store.sessionChanged(session);
+    return existed ? 'replaced' : 'new';
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    if (!session.subscriptions.delete(filter)) return false;
+    this.unindex(session, filter);
+    this.store.sessionChanged(session);
+    return true;
+  }
+
+  private unindex(session: Session, filter: string): void {
+    const share = sharedPart(filter);
+    if (this.subscriptions.remove(session, filter, share)) this.releaseBusFilter(share ? share.filter : filter);
   }
 
   private holdBusFilter(filter: string): void {
@@ -267,14 +410,21 @@ export class Server {
    * An application message from a client (or its will): kept if retained, sent to
    * matching clients, and published onto the bus for other modules. The ACL was checked
    * by the caller. (Bus messages take `route` only: the bus does not get back its own.)
+   * The bus carries topic and payload only: 5.0 properties and expiry stay in this server.
    */
   publish(message: Message, qos: QoS, retain: boolean): void {
     if (retain) {
-      if (this.retained.set(message, qos) === 'full') {
-        this.warnOnce('retained-full', `retained message store is full (${this.options.maxRetained} topics): new retained topics are not kept`);
-      }
+      const outcome = this.retained.set(message, qos);
+      if (outcome === 'too-many') {
+        this.limitHit('max-retained-messages', `retained message on "${message.topic}" not kept: ${this.options.maxRetained} topics are retained`);
+      } else if (outcome === 'too-large') {
+        this.limitHit(
+          'max-retained-bytes',
+          `retained message on "${message.topic}" not kept: retained messages would exceed ${this.options.maxRetainedBytes} bytes`,
+        );
+      } else this.store.retainedChanged(message.topic, outcome === 'stored' ? this.retained.get(message.topic) : undefined);
     }
-    this.route(message, qos);
+    this.route(message, qos, retain);
     try {
       this.platform.publishToBus(message.topic, message.payload);
     } catch (e) {
@@ -282,22 +432,135 @@ export class Server {
     }
   }
 
-  /** Sends `message` to every session subscribed to its topic, once each, at the lower of the two QoS (3.8.4). */
-  route(message: Message, qos: QoS): void {
-    for (const [session, granted] of this.subscriptions.match(message.topic)) {
-      // Forwarded messages never carry RETAIN [MQTT-3.3.1-9].
-      session.deliver(message, granted < qos ? granted : qos, false);
+  /**
+   * Sends `message` to every session subscribed to its topic: once per session, at the
+   * highest QoS of its matching subscriptions, each capped by the message's (3.3.4),
+   * with the identifiers of all of them [MQTT-3.3.4-3]; and to one member of each
+   * matching shared subscription group (4.8.2).
+   */
+  route(message: Message, qos: QoS, retain: boolean): void {
+    // The matching subscriptions are combined per session in `Target`s kept between calls
+    // and reset by a per-route mark: routing a message allocates nothing per subscriber.
+    const r = this.routing;
+    r.mark++;
+    r.from = message.from;
+    r.qos = qos;
+    r.retain = retain;
+    this.subscriptions.match(message.topic, this.visitSubscription);
+    const sessions = r.sessions;
+    for (let i = 0; i < sessions.length; i++) {
+      const t = sessions[i].target;
+      sessions[i].deliver(message, t.qos, t.retain, t.ids);
+      t.ids = undefined;
     }
+    sessions.length = 0;
+    if (this.subscriptions.groupCount === 0) return;
+    this.subscriptions.matchShared(message.topic, (group) => {
+      const { subscriber, options: o } = group.pick(isOnline);
+      subscriber.deliver(message, o.qos < qos ? o.qos : qos, retain && o.retainAsPublished, o.id === undefined ? undefined : [o.id]);
+    });
   }
 
-  /** Sends the retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-6] [MQTT-3.3.1-8]. */
-  sendRetained(session: Session, filter: string, granted: QoS): void {
-    for (const r of this.retained.matching(filter)) {
-      session.deliver(r.message, r.qos < granted ? r.qos : granted, true);
+  /** What `route` is delivering, for `visitSubscription`. */
+  private readonly routing = { mark: 0, from: undefined as string | undefined, qos: 0 as QoS, retain: false, sessions: [] as Session[] };
+
+  private readonly visitSubscription = (e: Entry<Session, SubscriptionOptions>): void => {
+    const r = this.routing;
+    const o = e.options;
+    const session = e.subscriber;
+    if (o.noLocal && r.from !== undefined && session.clientId === r.from) return; // [MQTT-3.8.3-3]
+    const q = Math.min(o.qos, r.qos) as QoS;
+    // RETAIN is forwarded only with retain-as-published (5.0: [MQTT-3.3.1-12] [MQTT-3.3.1-13]); never in 3.1.1 [MQTT-3.3.1-9].
+    const retain = r.retain && o.retainAsPublished;
+    const t = session.target;
+    if (t.mark !== r.mark) {
+      t.mark = r.mark;
+      t.qos = q;
+      t.retain = retain;
+      t.ids = o.id === undefined ? undefined : [o.id];
+      r.sessions.push(session);
+      return;
+    }
+    if (q > t.qos) t.qos = q;
+    if (retain) t.retain = true;
+    if (o.id !== undefined) {
+      if (t.ids === undefined) t.ids = [o.id];
+      else t.ids.push(o.id);
+    }
+  };
+
+  sendRetained(session: Session, filter: string, options: SubscriptionOptions): void {
+    this.jobs.push({ session, filter, cursor: this.retained.cursor(filter), options });
+  }
+
+  /**
+   * Sends retained messages for new subscriptions, within `retained-work-per-call`
+   * steps per call, a slice per subscription in turn. A subscription whose client has
+   * a full window waits for its acknowledgements; the rest continues in the next call.
+   */
+  private runJobs(): void {
+    if (this.jobs.length === 0) return;
+    let budget = this.options.retainedWorkPerCall;
+    const now = this.now;
+    let runnable = false;
+    while (budget > 0) {
+      let progressed = false;
+      runnable = false;
+      const kept: RetainedJob[] = [];
+      for (const job of this.jobs) {
+        const { session, cursor, options } = job;
+        // Gone (the session ended or the subscription was removed or replaced), or nothing
+        // to send it to (QoS 0 is not queued for offline sessions).
+        if (this.sessions.get(session.clientId) !== session || session.subscriptions.get(job.filter) !== options || (options.qos === 0 && !session.link)) {
+          continue;
+        }
+        if (budget <= 0 || (options.qos > 0 && session.queued >= session.window)) {
+          kept.push(job);
+          if (budget <= 0) runnable = true;
+          continue;
+        }
+        let deliveries = 0;
+        // A step delivers at most one message: a QoS 1/2 walk takes no more steps than the window has room for.
+        const slice = options.qos > 0 ? Math.min(RETAINED_SLICE, session.window - session.queued) : RETAINED_SLICE;
+        const steps = cursor.next(Math.min(budget, slice), now, (r) => {
+          deliveries++;
+          // Sent with RETAIN set on a new subscription [MQTT-3.3.1-6] [MQTT-3.3.1-8], at the lower QoS (3.8.4).
+          session.deliver(r.message, Math.min(r.qos, options.qos) as QoS, true, options.id === undefined ? undefined : [options.id]);
+        });
+        budget -= steps + deliveries;
+        progressed = true;
+        if (!cursor.done) {
+          kept.push(job);
+          runnable = true;
+        }
+      }
+      this.jobs = kept;
+      if (!progressed || this.jobs.length === 0) break;
+    }
+    if (runnable) this.wake();
+  }
+
+  /** Asks for another call soon (the platform ignores the request while one is pending). */
+  private wake(): void {
+    try {
+      this.platform.wake();
+    } catch (e) {
+      // The 1 s tick continues the work then.
+      this.warnOnce('wake', `scheduling more work failed: ${describe(e)}`);
     }
   }
 
   // ---- Housekeeping ----
+
+  /** Ends an export call: work left in the budget, then everything queued goes to the host. */
+  private finish(): void {
+    try {
+      this.runJobs();
+    } catch (e) {
+      this.platform.log('error', `retained messages: ${describe(e)}`);
+    }
+    this.flush();
+  }
 
   flush(): void {
     this.outbox.flush(
@@ -319,6 +582,10 @@ export class Server {
     );
   }
 
+  limitHit(limit: string, message: string): void {
+    this.limitLog.hit(limit, message, this.now);
+  }
+
   /** Logs a warning once per key, so that a misbehaving client or grant does not flood the log. */
   warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
@@ -326,4 +593,13 @@ export class Server {
     this.warned.add(key);
     this.platform.log('warn', message);
   }
+}
+
+const isOnline = (s: Session): boolean => s.link !== undefined;
+
+/** The group and inner filter of a `$share/...` filter (already validated), or undefined. */
+function sharedPart(filter: string): SharedFilter | undefined {
+  if (!isSharedFilter(filter)) return undefined;
+  const parsed = parseSharedFilter(filter);
+  return typeof parsed === 'string' ? undefined : parsed;
 }

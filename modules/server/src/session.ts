@@ -1,13 +1,31 @@
-// Session state (4.1): what the server keeps for a client id, across connections when
-// the client asked for a persistent session (clean session 0).
+// Session state (4.1): what the server keeps for a client id, across connections
+// until the session expires (3.1.1: clean session 0; 5.0: Session Expiry Interval).
+// Its lasting state (client id, expiry, subscriptions, messages) is plain data, so a
+// store can keep it: see `snapshot()` and store.ts.
 
-import type { QoS } from './codec/packets.ts';
-import { encodeAck, encodePublish } from './codec/serializer.ts';
-import { type Message, qos0Packet } from './message.ts';
+import type { ProtocolVersion, QoS } from './codec/packets.ts';
+import { encodeAck } from './codec/serializer.ts';
+import { expired, type Message, type MessageSnapshot, messageSnapshot, type PublishTarget, publishPacket } from './message.ts';
 
-/** Where a session writes its packets while its client is connected. */
-export interface Link {
+/** The connected client a session writes to. */
+export interface Link extends PublishTarget {
   write(bytes: Uint8Array): void;
+  readonly version: ProtocolVersion;
+  /** 5.0 Receive Maximum of the client: QoS 1/2 messages it accepts unacknowledged. */
+  readonly receiveMaximum: number;
+}
+
+/** A session expiry that never comes (5.0: 0xFFFFFFFF). */
+export const NEVER_EXPIRES = 0xffff_ffff;
+
+/** Options of one subscription (3.8.3.1); 3.1.1 subscriptions have the defaults. Plain data. */
+export interface SubscriptionOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  /** 5.0 Subscription Identifier, sent with every message this subscription matches. */
+  id?: number;
 }
 
 /** An outgoing QoS 1/2 message that has a packet identifier and awaits its acknowledgement. */
@@ -16,6 +34,7 @@ export interface Inflight {
   readonly qos: 1 | 2;
   readonly retain: boolean;
   readonly packetId: number;
+  readonly subscriptionIds?: readonly number[];
   /** 'publish': PUBLISH sent, awaiting PUBACK or PUBREC. 'pubrel': PUBREL sent, awaiting PUBCOMP. */
   state: 'publish' | 'pubrel';
 }
@@ -24,23 +43,54 @@ interface Pending {
   readonly message: Message;
   readonly qos: 1 | 2;
   readonly retain: boolean;
+  readonly subscriptionIds?: readonly number[];
 }
 
 export interface SessionLimits {
   maxInflight: number;
   maxQueued: number;
+  /** Milliseconds since the epoch, for message expiry. */
+  now(): number;
   /** Told when a queued message is dropped for lack of room. */
   onDrop(session: Session): void;
+  /** Told when a message is dropped because it would exceed the client's maximum packet size. */
+  onTooLarge(session: Session, message: Message): void;
+}
+
+/** A session's lasting state as plain data, for a store (see store.ts). Messages are listed once and referred to by index. */
+export interface SessionSnapshot {
+  clientId: string;
+  expirySeconds: number;
+  expiresAt?: number;
+  subscriptions: [string, SubscriptionOptions][];
+  messages: MessageSnapshot[];
+  inflight: { message: number; qos: 1 | 2; retain: boolean; packetId: number; subscriptionIds?: readonly number[]; state: 'publish' | 'pubrel' }[];
+  queued: { message: number; qos: 1 | 2; retain: boolean; subscriptionIds?: readonly number[] }[];
+  awaitingRelease: number[];
+}
+
+/**
+ * How the matching subscriptions of one session combine for the message being routed
+ * (3.3.4): the highest QoS, RETAIN if any keeps it, every subscription identifier.
+ * Scratch space of `Server.route`, valid while `mark` is its current mark; not session state.
+ */
+export interface RouteTarget {
+  mark: number;
+  qos: QoS;
+  retain: boolean;
+  ids: number[] | undefined;
 }
 
 export class Session {
   readonly clientId: string;
-  /** Clean session 1: the session ends with the connection [MQTT-3.1.2-6]. */
-  clean: boolean;
+  /** Session Expiry Interval in seconds: 0 ends it with its connection [MQTT-3.1.2-6]; NEVER_EXPIRES keeps it. */
+  expirySeconds: number;
+  /** While no client is connected: when it ends (ms since the epoch); undefined: never, or connected. */
+  expiresAt: number | undefined;
   /** The connected client, if any. */
   link: Link | undefined;
-  /** Topic filter → granted QoS. */
-  readonly subscriptions = new Map<string, QoS>();
+  /** Topic filter (a `$share/...` one included) → its options. */
+  readonly subscriptions = new Map<string, SubscriptionOptions>();
   /** Outgoing messages awaiting acknowledgement, by packet id, in the order they were sent. */
   readonly inflight = new Map<number, Inflight>();
   /**
@@ -50,15 +100,18 @@ export class Session {
   readonly awaitingRelease = new Set<number>();
   /** Messages dropped because the queue was full. */
   dropped = 0;
+  /** Routing scratch space (see RouteTarget). */
+  readonly target: RouteTarget = { mark: 0, qos: 0, retain: false, ids: undefined };
 
   private readonly limits: SessionLimits;
   private queue: (Pending | undefined)[] = [];
   private head = 0;
   private nextPacketId = 1;
 
-  constructor(clientId: string, clean: boolean, limits: SessionLimits) {
+  constructor(clientId: string, expirySeconds: number, limits: SessionLimits) {
     this.clientId = clientId;
-    this.clean = clean;
+    this.expirySeconds = expirySeconds;
+    this.expiresAt = undefined;
     this.limits = limits;
   }
 
@@ -67,19 +120,31 @@ export class Session {
     return this.queue.length - this.head;
   }
 
+  /** QoS 1/2 messages the connected client may have unacknowledged: the server's window or the client's Receive Maximum. */
+  get window(): number {
+    const max = this.limits.maxInflight;
+    const link = this.link;
+    return link !== undefined && link.receiveMaximum < max ? link.receiveMaximum : max;
+  }
+
   /**
    * Delivers `message` at `qos` (already reduced to the subscription's). QoS 0 goes
    * out now or not at all; QoS 1/2 is sent when the window has room and the client is
    * connected, else queued (the session state of [MQTT-4.1.0-1]).
    */
-  deliver(message: Message, qos: QoS, retain: boolean): void {
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIds?: readonly number[]): void {
+    if (message.expiresAt !== undefined && expired(message, this.limits.now())) return; // [MQTT-3.3.2-5]
     if (qos === 0) {
-      if (!this.link) return; // QoS 0 is not kept for offline clients (3.1.2.4 allows either).
-      this.link.write(retain ? encodePublish(message.topicBytes, message.payload, 0, true, false) : qos0Packet(message));
+      const link = this.link;
+      if (!link) return; // QoS 0 is not kept for offline clients (3.1.2.4 allows either).
+      const packet = publishPacket(link, message, 0, retain, false, 0, subscriptionIds, this.limits.now());
+      if (packet) link.write(packet);
+      else this.limits.onTooLarge(this, message);
       return;
     }
-    if (this.link && this.queued === 0 && this.inflight.size < this.limits.maxInflight) {
-      this.send({ message, qos, retain });
+    const pending: Pending = subscriptionIds === undefined ? { message, qos, retain } : { message, qos, retain, subscriptionIds };
+    if (this.link && this.queued === 0 && this.inflight.size < this.window) {
+      this.send(pending);
       return;
     }
     if (this.limits.maxQueued === 0) {
@@ -93,23 +158,31 @@ export class Session {
       this.dropped++;
       this.limits.onDrop(this);
     }
-    this.queue.push({ message, qos, retain });
+    this.queue.push(pending);
     this.pump();
   }
 
-  /** PUBACK: a QoS 1 delivery is complete. */
+  /** PUBACK: a QoS 1 delivery is complete (whatever its 5.0 reason code). */
   puback(packetId: number): boolean {
     const m = this.inflight.get(packetId);
-    if (!m || m.qos !== 1) return false;
+    if (m?.qos !== 1) return false;
     this.inflight.delete(packetId);
     this.pump();
     return true;
   }
 
-  /** PUBREC: the client has the QoS 2 message; answer PUBREL (again, for a resent PUBREC). */
-  pubrec(packetId: number): boolean {
+  /**
+   * PUBREC: the client has the QoS 2 message; answer PUBREL (again, for a resent PUBREC).
+   * A 5.0 PUBREC with a failure reason code ends the exchange instead (4.3.3).
+   */
+  pubrec(packetId: number, failed = false): boolean {
     const m = this.inflight.get(packetId);
-    if (!m || m.qos !== 2) return false;
+    if (m?.qos !== 2) return false;
+    if (failed) {
+      this.inflight.delete(packetId);
+      this.pump();
+      return true;
+    }
     // From here the message must not be sent again, only the PUBREL [MQTT-4.3.3-1].
     m.state = 'pubrel';
     this.link?.write(encodeAck('pubrel', packetId));
@@ -119,14 +192,14 @@ export class Session {
   /** PUBCOMP: a QoS 2 delivery is complete. */
   pubcomp(packetId: number): boolean {
     const m = this.inflight.get(packetId);
-    if (!m || m.state !== 'pubrel') return false;
+    if (m?.state !== 'pubrel') return false;
     this.inflight.delete(packetId);
     this.pump();
     return true;
   }
 
   /**
-   * After a reconnect with clean session 0: resend unacknowledged PUBLISH packets
+   * After a reconnect to an existing session: resend unacknowledged PUBLISH packets
    * (DUP set) and PUBREL packets with their original ids, in order [MQTT-4.4.0-1]
    * [MQTT-3.3.1-1], then what was queued.
    */
@@ -134,18 +207,27 @@ export class Session {
     const link = this.link;
     if (!link) return;
     for (const m of this.inflight.values()) {
-      if (m.state === 'pubrel') link.write(encodeAck('pubrel', m.packetId));
-      else link.write(encodePublish(m.message.topicBytes, m.message.payload, m.qos, m.retain, true, m.packetId));
+      if (m.state === 'pubrel') {
+        link.write(encodeAck('pubrel', m.packetId));
+        continue;
+      }
+      const packet = publishPacket(link, m.message, m.qos, m.retain, true, m.packetId, m.subscriptionIds, this.limits.now());
+      if (packet) link.write(packet);
+      else {
+        this.inflight.delete(m.packetId);
+        this.limits.onTooLarge(this, m.message);
+      }
     }
     this.pump();
   }
 
-  /** Sends queued messages while the window has room. */
+  /** Sends queued messages while the window has room; expired ones are dropped [MQTT-3.3.2-5]. */
   pump(): void {
-    while (this.link && this.queued > 0 && this.inflight.size < this.limits.maxInflight) {
+    const now = this.limits.now();
+    while (this.link && this.queued > 0 && this.inflight.size < this.window) {
       const p = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
-      this.send(p);
+      if (!expired(p.message, now)) this.send(p);
     }
     if (this.head > 0 && (this.queued === 0 || this.head > 1024)) {
       this.queue = this.queue.slice(this.head);
@@ -153,10 +235,53 @@ export class Session {
     }
   }
 
+  /** The session's lasting state as plain data. */
+  snapshot(): SessionSnapshot {
+    const messages: MessageSnapshot[] = [];
+    const index = new Map<Message, number>();
+    const ref = (m: Message): number => {
+      let i = index.get(m);
+      if (i === undefined) {
+        i = messages.push(messageSnapshot(m)) - 1;
+        index.set(m, i);
+      }
+      return i;
+    };
+    const inflight: SessionSnapshot['inflight'] = [];
+    for (const { message, ...rest } of this.inflight.values()) inflight.push({ ...rest, message: ref(message) });
+    const queued: SessionSnapshot['queued'] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const p = this.queue[i];
+      if (p === undefined) continue;
+      const { message, ...rest } = p;
+      queued.push({ ...rest, message: ref(message) });
+    }
+    const out: SessionSnapshot = {
+      clientId: this.clientId,
+      expirySeconds: this.expirySeconds,
+      subscriptions: [...this.subscriptions.entries()].map(([f, o]) => [f, { ...o }]),
+      messages,
+      inflight,
+      queued,
+      awaitingRelease: [...this.awaitingRelease],
+    };
+    if (this.expiresAt !== undefined) out.expiresAt = this.expiresAt;
+    return out;
+  }
+
   private send(p: Pending): void {
+    const link = this.link!;
     const packetId = this.allocatePacketId();
-    this.inflight.set(packetId, { message: p.message, qos: p.qos, retain: p.retain, packetId, state: 'publish' });
-    this.link!.write(encodePublish(p.message.topicBytes, p.message.payload, p.qos, p.retain, false, packetId));
+    const packet = publishPacket(link, p.message, p.qos, p.retain, false, packetId, p.subscriptionIds, this.limits.now());
+    if (!packet) {
+      // [MQTT-3.1.2-25] too large for this client: discarded as if it had been delivered.
+      this.limits.onTooLarge(this, p.message);
+      return;
+    }
+    const m: Inflight = { message: p.message, qos: p.qos, retain: p.retain, packetId, state: 'publish' };
+    if (p.subscriptionIds !== undefined) (m as { subscriptionIds?: readonly number[] }).subscriptionIds = p.subscriptionIds;
+    this.inflight.set(packetId, m);
+    link.write(packet);
   }
 
   /** A non-zero id not in use by an unacknowledged message [MQTT-2.3.1-2]; the window is below 65535. */

@@ -1,16 +1,58 @@
-// The subscriptions of every session, indexed by topic level so that routing a
-// message walks the levels of its topic instead of testing every filter.
+// The subscriptions of every session, indexed by topic level (the bus's TopicIndex) so
+// that routing a message walks the levels of its topic instead of testing every
+// filter; shared subscriptions ($share/{group}/{filter}) are indexed by group.
 
-import type { QoS } from './codec/packets.ts';
+import { TopicIndex } from '../../../packages/mqtt-topic/topic-index.ts';
 
-class Node<S> {
-  readonly children = new Map<string, Node<S>>();
-  /** Subscribers whose filter ends at this node, with their granted QoS. */
-  readonly subscribers = new Map<S, QoS>();
+/** One subscription of one subscriber: what the index holds. `options` may be replaced in place. */
+export interface Entry<S, O> {
+  readonly subscriber: S;
+  readonly filter: string;
+  options: O;
 }
 
-export class SubscriptionIndex<S> {
-  private readonly root = new Node<S>();
+/**
+ * A shared subscription group: the sessions subscribed to `$share/{group}/{filter}`.
+ * Each message matching `filter` goes to one of them, chosen by `SharedGroup.pick`.
+ */
+export class SharedGroup<S, O> {
+  readonly group: string;
+  readonly filter: string;
+  readonly members: Entry<S, O>[] = [];
+  private next = 0;
+
+  constructor(group: string, filter: string) {
+    this.group = group;
+    this.filter = filter;
+  }
+
+  /**
+   * The member that gets the next message: round robin over the members for which
+   * `online` holds; when none does, round robin over all (the message queues in that
+   * member's session).
+   */
+  pick(online: (s: S) => boolean): Entry<S, O> {
+    const n = this.members.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      if (online(this.members[i].subscriber)) {
+        this.next = (i + 1) % n;
+        return this.members[i];
+      }
+    }
+    const i = this.next % n;
+    this.next = (i + 1) % n;
+    return this.members[i];
+  }
+}
+
+export class SubscriptionIndex<S, O> {
+  private readonly direct = new TopicIndex<Entry<S, O>>();
+  private readonly shared = new TopicIndex<SharedGroup<S, O>>();
+  /** Groups by `{group}/{filter}`. */
+  private readonly groups = new Map<string, SharedGroup<S, O>>();
+  /** Each subscriber's entries by the filter it subscribed with (`$share/...` included). */
+  private readonly bySubscriber = new Map<S, Map<string, Entry<S, O>>>();
   private count = 0;
 
   /** Number of (subscriber, filter) pairs. */
@@ -18,90 +60,77 @@ export class SubscriptionIndex<S> {
     return this.count;
   }
 
-  /** Adds or replaces the subscription of `subscriber` to `filter` (a valid filter). */
-  add(filter: string, subscriber: S, qos: QoS): void {
-    let node = this.root;
-    for (const level of filter.split('/')) {
-      let next = node.children.get(level);
-      if (!next) {
-        next = new Node<S>();
-        node.children.set(level, next);
-      }
-      node = next;
-    }
-    if (!node.subscribers.has(subscriber)) this.count++;
-    node.subscribers.set(subscriber, qos);
-  }
-
-  remove(filter: string, subscriber: S): void {
-    const path: Node<S>[] = [this.root];
-    const levels = filter.split('/');
-    let node = this.root;
-    for (const level of levels) {
-      const next = node.children.get(level);
-      if (!next) return;
-      path.push(next);
-      node = next;
-    }
-    if (!node.subscribers.delete(subscriber)) return;
-    this.count--;
-    // Prune empty branches so that churn of unique filters does not leak nodes.
-    for (let i = levels.length; i > 0; i--) {
-      const n = path[i];
-      if (n.subscribers.size > 0 || n.children.size > 0) break;
-      path[i - 1].children.delete(levels[i - 1]);
-    }
+  /** Number of shared subscription groups. */
+  get groupCount(): number {
+    return this.groups.size;
   }
 
   /**
-   * The subscribers with a filter matching `topic`, each once with the highest QoS
-   * of its matching filters (overlapping subscriptions deliver once, 3.3.5).
+   * Adds `subscriber`'s subscription to `filter` (a valid filter; for a shared one,
+   * `share` is its parsed group and inner filter), or replaces its options
+   * [MQTT-3.8.4-3]. Returns whether it is new.
    */
-  match(topic: string): Map<S, QoS> {
-    const out = new Map<S, QoS>();
-    const levels = topic.split('/');
-    // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with '$'.
-    const dollar = topic.charCodeAt(0) === 36;
-    // Iterative, not recursive: a topic of thousands of empty levels ("////...") must not
-    // exhaust the guest's stack.
-    const nodes: Node<S>[] = [this.root];
-    const depths: number[] = [0];
-    while (nodes.length > 0) {
-      const node = nodes.pop()!;
-      const depth = depths.pop()!;
-      const wildcardsAllowed = !(dollar && depth === 0);
-      if (wildcardsAllowed) {
-        // '#' matches the rest, including no more levels: "a/#" matches "a" [MQTT-4.7.1-2].
-        const hash = node.children.get('#');
-        if (hash) collect(hash, out);
-      }
-      if (depth === levels.length) {
-        collect(node, out);
-        continue;
-      }
-      const exact = node.children.get(levels[depth]);
-      if (exact) {
-        nodes.push(exact);
-        depths.push(depth + 1);
-      }
-      if (wildcardsAllowed) {
-        const plus = node.children.get('+');
-        if (plus) {
-          nodes.push(plus);
-          depths.push(depth + 1);
-        }
+  add(subscriber: S, filter: string, options: O, share?: { group: string; filter: string }): boolean {
+    let mine = this.bySubscriber.get(subscriber);
+    const existing = mine?.get(filter);
+    if (existing) {
+      existing.options = options;
+      return false;
+    }
+    const entry: Entry<S, O> = { subscriber, filter, options };
+    if (!mine) {
+      mine = new Map();
+      this.bySubscriber.set(subscriber, mine);
+    }
+    mine.set(filter, entry);
+    this.count++;
+    if (!share) {
+      this.direct.add(filter, entry);
+      return true;
+    }
+    const key = `${share.group}/${share.filter}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new SharedGroup(share.group, share.filter);
+      this.groups.set(key, group);
+      this.shared.add(share.filter, group);
+    }
+    group.members.push(entry);
+    return true;
+  }
+
+  /** Removes `subscriber`'s subscription to `filter` (as subscribed); returns whether it had one. */
+  remove(subscriber: S, filter: string, share?: { group: string; filter: string }): boolean {
+    const mine = this.bySubscriber.get(subscriber);
+    const entry = mine?.get(filter);
+    if (!mine || !entry) return false;
+    mine.delete(filter);
+    if (mine.size === 0) this.bySubscriber.delete(subscriber);
+    this.count--;
+    if (!share) {
+      this.direct.remove(filter, entry);
+      return true;
+    }
+    const key = `${share.group}/${share.filter}`;
+    const group = this.groups.get(key);
+    if (group) {
+      const i = group.members.indexOf(entry);
+      if (i >= 0) group.members.splice(i, 1);
+      if (group.members.length === 0) {
+        this.groups.delete(key);
+        this.shared.remove(share.filter, group);
       }
     }
-    return out;
+    return true;
+  }
+
+  /** Calls `visit` for each non-shared subscription matching `topic` (a subscriber once per matching filter). */
+  match(topic: string, visit: (entry: Entry<S, O>) => void): void {
+    this.direct.match(topic, visit);
+  }
+
+  /** Calls `visit` for each shared group whose filter matches `topic`. */
+  matchShared(topic: string, visit: (group: SharedGroup<S, O>) => void): void {
+    if (this.groups.size > 0) this.shared.match(topic, visit);
   }
 }
-
-function collect<S>(node: Node<S>, out: Map<S, QoS>): void {
-  for (const [s, qos] of node.subscribers) {
-    const had = out.get(s);
-    if (had === undefined || qos > had) out.set(s, qos);
-  }
-}
-
-/** Whether `topic` matches `filter`: the bus's own matcher, so both sides agree ($ rule included). */
-export { topicMatches as filterMatches } from '../../../packages/mqtt-topic/topic.ts';

@@ -99,11 +99,11 @@ describe('codec: wire fixtures', () => {
   });
 
   it('parses a CONNECT of another protocol version only up to its level', () => {
-    const wire = [0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 0x02, 0, 60, 0x00, 0x00];
+    const wire = [0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 0x02, 0, 60, 0x00, 0x00];
     const p = parseOne(wire);
     assert.equal(p.type, 'connect');
     assert.equal((p as { supported: boolean }).supported, false);
-    assert.equal((p as { protocolLevel: number }).protocolLevel, 5);
+    assert.equal((p as { protocolLevel: number }).protocolLevel, 6);
   });
 });
 
@@ -246,7 +246,10 @@ describe('codec: malformed packets', () => {
 
   it('throws only ProtocolError on random bytes, and never hangs', () => {
     let seed = 12345;
-    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
     let errors = 0;
     for (let run = 0; run < 3000; run++) {
       const input = Uint8Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256));
@@ -262,7 +265,10 @@ describe('codec: malformed packets', () => {
 
   it('throws only ProtocolError on mutated valid packets', () => {
     let seed = 99;
-    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
     for (const [, wire] of fixtures) {
       for (let run = 0; run < 200; run++) {
         const input = Uint8Array.from(wire);

@@ -17,7 +17,7 @@ describe('CONNECT', () => {
 
   for (const [name, level] of [
     ['MQTT', 3],
-    ['MQTT', 5],
+    ['MQTT', 6],
     ['MQIsdp', 3],
   ] as const) {
     it(`answers ${name} level ${level} with 0x01 and closes [MQTT-3.1.2-2]`, () => {
@@ -59,7 +59,7 @@ describe('CONNECT', () => {
   it('ignores what follows a refused CONNECT in the same data event', () => {
     const h = new Harness();
     const c = h.open();
-    c.write(bytes(connectWire('MQTT', 5), [0xc0, 0x00]));
+    c.write(bytes(connectWire('MQTT', 6), [0xc0, 0x00]));
     assert.deepEqual(c.packets(), [{ type: 'connack', sessionPresent: false, returnCode: 1 }]);
   });
 

@@ -1,8 +1,9 @@
 // Drives the server core through a fake Platform, with packets as bytes on the wire.
 
 import defaults from '../../../modules/server/module.json' with { type: 'json' };
-import type { ConnectPacket, Packet, QoS, Will } from '../../../modules/server/src/codec/packets.ts';
+import type { ConnectPacket, Packet, ProtocolVersion, QoS, Will } from '../../../modules/server/src/codec/packets.ts';
 import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
+import type { Properties } from '../../../modules/server/src/codec/properties.ts';
 import { serialize } from '../../../modules/server/src/codec/serializer.ts';
 import { loadOptions, type ServerOptions } from '../../../modules/server/src/options.ts';
 import { type LogLevel, type Platform, Server } from '../../../modules/server/src/server.ts';
@@ -19,6 +20,8 @@ export class FakePlatform implements Platform {
   readonly busCalls: string[] = [];
   readonly logs: { level: LogLevel; message: string }[] = [];
   sendCalls = 0;
+  /** Calls of `wake` not yet answered by `Harness.settle`. */
+  wakes = 0;
   /** When set, publishToBus throws this. */
   publishError: Error | undefined;
 
@@ -49,6 +52,9 @@ export class FakePlatform implements Platform {
   log(level: LogLevel, message: string): void {
     this.logs.push({ level, message });
   }
+  wake(): void {
+    this.wakes++;
+  }
 }
 
 export class Harness {
@@ -64,21 +70,44 @@ export class Harness {
     this.server = new Server(this.platform, options);
   }
 
-  /** Opens a socket; the client has not sent anything yet. */
-  open(): Client {
-    const c = new Client(this, this.nextId++);
+  /**
+   * Opens a socket; the client has not sent anything yet. Each connection comes from
+   * its own address unless `ip` is given.
+   */
+  open(options: { version?: ProtocolVersion; ip?: string } = {}): Client {
+    const c = new Client(this, this.nextId++, options.version ?? 4);
+    const ip = options.ip ?? `10.0.${(c.id >> 8) & 0xff}.${c.id & 0xff}`;
     this.server.handleSocketEvents([
-      { tag: 'opened', val: { id: c.id, localAddress: '127.0.0.1:1883', remoteAddress: `10.0.0.1:${40000 + c.id}`, transport: 'tcp' } },
+      { tag: 'opened', val: { id: c.id, localAddress: '127.0.0.1:1883', remoteAddress: `${ip}:${40000 + c.id}`, transport: 'tcp' } },
     ]);
     return c;
   }
 
-  /** Opens a socket and completes CONNECT; fails unless CONNACK 0 comes back. */
+  /** Opens a socket and completes CONNECT (3.1.1); fails unless CONNACK 0 comes back. */
   connect(clientId: string, options: Partial<ConnectPacket> = {}): Client {
     const c = this.open();
     const ack = c.connect(clientId, options);
     if (ack.type !== 'connack' || ack.returnCode !== 0) throw new Error(`connect ${clientId} refused: ${JSON.stringify(ack)}`);
     return c;
+  }
+
+  /** Opens a socket and completes an MQTT 5.0 CONNECT; fails unless CONNACK 0 comes back. */
+  connect5(clientId: string, options: Partial<ConnectPacket> = {}, ip?: string): Client {
+    const c = this.open({ version: 5, ip });
+    const ack = c.connect(clientId, options);
+    if (ack.type !== 'connack' || ack.returnCode !== 0) throw new Error(`connect ${clientId} refused: ${JSON.stringify(ack)}`);
+    return c;
+  }
+
+  /** Runs the work the server asked to continue later (Platform.wake) until none is left; returns how many calls it took. */
+  settle(maxCalls = 10_000): number {
+    let calls = 0;
+    while (this.platform.wakes > 0) {
+      if (++calls > maxCalls) throw new Error(`still asking for more work after ${maxCalls} calls`);
+      this.platform.wakes = 0;
+      this.server.work();
+    }
+    return calls;
   }
 
   advance(ms: number): void {
@@ -94,13 +123,16 @@ export class Harness {
 
 export class Client {
   readonly id: number;
+  readonly version: ProtocolVersion;
   private readonly h: Harness;
   private readonly parser = new PacketParser(1 << 28);
   private read = 0;
 
-  constructor(h: Harness, id: number) {
+  constructor(h: Harness, id: number, version: ProtocolVersion) {
     this.h = h;
     this.id = id;
+    this.version = version;
+    this.parser.version = version;
   }
 
   /** Sends raw bytes (one data event). */
@@ -109,7 +141,7 @@ export class Client {
   }
 
   send(...packets: Packet[]): void {
-    this.write(...packets.map(serialize));
+    this.write(...packets.map((p) => serialize(p, this.version)));
   }
 
   /** Packets read by `connect` after the CONNACK, returned by the next `packets`. */
@@ -120,7 +152,12 @@ export class Client {
     const out: Packet[] = this.backlog;
     this.backlog = [];
     const chunks = this.h.platform.output.get(this.id) ?? [];
-    for (; this.read < chunks.length; this.read++) this.parser.feed(chunks[this.read], (p) => void out.push(p));
+    for (; this.read < chunks.length; this.read++) {
+      this.parser.feed(chunks[this.read], (p) => {
+        out.push(p);
+        return true;
+      });
+    }
     return out;
   }
 
@@ -141,7 +178,7 @@ export class Client {
   }
 
   connect(clientId: string, options: Partial<ConnectPacket> = {}): Packet {
-    this.send({ type: 'connect', protocolName: 'MQTT', protocolLevel: 4, supported: true, clean: true, keepalive: 0, clientId, ...options });
+    this.send({ type: 'connect', protocolName: 'MQTT', protocolLevel: this.version, supported: true, clean: true, keepalive: 0, clientId, ...options });
     const [first, ...rest] = this.packets();
     if (!first) throw new Error('no answer to CONNECT');
     this.backlog = rest;
@@ -153,7 +190,7 @@ export class Client {
     this.send({ type: 'subscribe', packetId, subscriptions: filters.map((f) => ({ filter: f, qos })) });
     const p = this.packets();
     const suback = p[0];
-    if (!suback || suback.type !== 'suback') throw new Error(`expected SUBACK, got ${JSON.stringify(p.map(show))}`);
+    if (suback?.type !== 'suback') throw new Error(`expected SUBACK, got ${JSON.stringify(p.map(show))}`);
     this.pendingAfterSuback = p.slice(1);
     return suback;
   }
@@ -161,9 +198,10 @@ export class Client {
   /** Packets that came in the same flush as the last SUBACK (retained messages). */
   pendingAfterSuback: Packet[] = [];
 
-  publish(topic: string, payload: string, qos: QoS = 0, opts: { retain?: boolean; packetId?: number; dup?: boolean } = {}): void {
+  publish(topic: string, payload: string, qos: QoS = 0, opts: { retain?: boolean; packetId?: number; dup?: boolean; properties?: Properties } = {}): void {
     const p: Packet = { type: 'publish', topic, payload: enc(payload), qos, retain: opts.retain ?? false, dup: opts.dup ?? false };
     if (qos > 0) p.packetId = opts.packetId ?? 1;
+    if (opts.properties) p.properties = opts.properties;
     this.send(p);
   }
 

@@ -1,93 +1,150 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { filterMatches, SubscriptionIndex } from '../../../modules/server/src/subscriptions.ts';
+import { makeMessage } from '../../../modules/server/src/message.ts';
+import { RetainedStore } from '../../../modules/server/src/retained.ts';
+import { SubscriptionIndex } from '../../../modules/server/src/subscriptions.ts';
+import { topicMatches } from '../../../packages/mqtt-topic/topic.ts';
+import { enc } from './harness.ts';
 
-// Cases from the spec (4.7) and its examples: [filter, topic, matches].
-const cases: [string, string, boolean][] = [
-  ['sport/tennis/player1/#', 'sport/tennis/player1', true],
-  ['sport/tennis/player1/#', 'sport/tennis/player1/ranking', true],
-  ['sport/tennis/player1/#', 'sport/tennis/player1/score/wimbledon', true],
-  ['sport/#', 'sport', true],
-  ['#', 'sport/tennis', true],
-  ['sport/tennis/+', 'sport/tennis/player1', true],
-  ['sport/tennis/+', 'sport/tennis/player1/tournament', false],
-  ['sport/+', 'sport', false],
-  ['sport/+', 'sport/', true],
-  ['+/+', '/finance', true],
-  ['/+', '/finance', true],
-  ['+', '/finance', false],
-  ['+', 'a', true],
-  ['/', '/', true],
-  ['a/', 'a/', true],
-  ['a/', 'a', false],
-  ['a//b', 'a//b', true],
-  ['a/+/b', 'a//b', true],
-  ['#', '$SYS/x', false],
-  ['+/x', '$SYS/x', false],
-  ['$SYS/#', '$SYS/x', true],
-  ['$SYS/+', '$SYS/x', true],
-  ['a/#', '$a/b', false],
-  ['A', 'a', false],
-];
+/** A small seeded PRNG (mulberry32), so a failure reproduces. */
+function rng(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
 
-describe('topic matching', () => {
-  for (const [filter, topic, expected] of cases) {
-    it(`"${filter}" ${expected ? 'matches' : 'does not match'} "${topic}"`, () => {
-      assert.equal(filterMatches(filter, topic), expected);
-      const index = new SubscriptionIndex<string>();
-      index.add(filter, 's', 1);
-      assert.equal(index.match(topic).has('s'), expected);
-    });
-  }
+const words = ['a', 'b', '', '$x'];
+const randomTopic = (random: (n: number) => number) => Array.from({ length: 1 + random(4) }, () => words[random(words.length)]).join('/') || 'a';
+const randomFilter = (random: (n: number) => number) => {
+  const levels = Array.from({ length: 1 + random(4) }, () => ['a', 'b', '', '+', '$x'][random(5)]);
+  if (random(3) === 0) levels.push('#');
+  return levels.join('/') || '+';
+};
 
-  it('agrees with filterMatches on random filters and topics', () => {
-    let seed = 7;
-    const random = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
-    const words = ['a', 'b', '', '$x'];
-    const topic = () => Array.from({ length: 1 + random(4) }, () => words[random(words.length)]).join('/');
-    const filter = () => {
-      const levels = Array.from({ length: 1 + random(4) }, () => ['a', 'b', '', '+', '$x'][random(5)]);
-      if (random(3) === 0) levels.push('#');
-      return levels.join('/');
-    };
-    const index = new SubscriptionIndex<string>();
-    const filters = Array.from({ length: 200 }, filter);
-    filters.forEach((f, i) => index.add(f, `s${i}`, 0));
-    for (let i = 0; i < 500; i++) {
-      const t = topic();
-      const expected = filters
-        .map((f, j) => (filterMatches(f, t) ? `s${j}` : ''))
-        .filter(Boolean)
-        .sort();
-      assert.deepEqual([...index.match(t).keys()].sort(), expected, `topic "${t}"`);
-    }
-  });
-});
+function matches(index: SubscriptionIndex<string, number>, topic: string): [string, string, number][] {
+  const out: [string, string, number][] = [];
+  index.match(topic, (e) => out.push([e.subscriber, e.filter, e.options]));
+  return out.sort();
+}
 
 describe('subscription index', () => {
-  it('gives each subscriber once with its highest QoS', () => {
-    const index = new SubscriptionIndex<string>();
-    index.add('a/#', 's', 0);
-    index.add('a/+', 's', 2);
-    index.add('a/b', 's', 1);
-    index.add('#', 't', 1);
-    assert.deepEqual([...index.match('a/b')].sort(), [
-      ['s', 2],
-      ['t', 1],
+  it('visits each matching (subscriber, filter) with its options; adding again replaces the options', () => {
+    const index = new SubscriptionIndex<string, number>();
+    assert.equal(index.add('s', 'a/#', 0), true);
+    assert.equal(index.add('s', 'a/+', 2), true);
+    assert.equal(index.add('t', '#', 1), true);
+    assert.equal(index.add('s', 'a/+', 1), false, 'a replacement is not new');
+    assert.equal(index.size, 3);
+    assert.deepEqual(matches(index, 'a/b'), [
+      ['s', 'a/#', 0],
+      ['s', 'a/+', 1],
+      ['t', '#', 1],
     ]);
   });
 
-  it('removes subscriptions and prunes empty branches', () => {
-    const index = new SubscriptionIndex<string>();
-    index.add('a/b/c', 's', 0);
-    index.add('a/b', 't', 0);
-    index.remove('a/b/c', 's');
-    index.remove('a/b/c', 's');
-    index.remove('x/y', 's');
+  it('removes subscriptions; unknown ones are a no-op', () => {
+    const index = new SubscriptionIndex<string, number>();
+    index.add('s', 'a/b/c', 0);
+    index.add('t', 'a/b', 0);
+    assert.equal(index.remove('s', 'a/b/c'), true);
+    assert.equal(index.remove('s', 'a/b/c'), false);
+    assert.equal(index.remove('s', 'x/y'), false);
     assert.equal(index.size, 1);
-    assert.deepEqual([...index.match('a/b/c')], []);
-    index.remove('a/b', 't');
+    assert.deepEqual(matches(index, 'a/b/c'), []);
+    assert.equal(index.remove('t', 'a/b'), true);
     assert.equal(index.size, 0);
-    assert.equal((index as unknown as { root: { children: Map<string, unknown> } }).root.children.size, 0);
+  });
+
+  it('agrees with topicMatches on random filters and topics', () => {
+    const random = rng(7);
+    const index = new SubscriptionIndex<string, number>();
+    const filters = Array.from({ length: 200 }, () => randomFilter(random));
+    filters.forEach((f, i) => {
+      index.add(`s${i}`, f, 0);
+    });
+    for (let i = 0; i < 500; i++) {
+      const t = randomTopic(random);
+      const expected = filters.flatMap((f, j) => (topicMatches(f, t) ? [`s${j}`] : [])).sort();
+      assert.deepEqual(
+        matches(index, t).map(([s]) => s),
+        expected,
+        `topic "${t}"`,
+      );
+    }
+  });
+
+  it('shared groups: one group per $share/{group}/{filter}, round robin over online members', () => {
+    const index = new SubscriptionIndex<string, number>();
+    const share = { group: 'g', filter: 'jobs/+' };
+    for (const s of ['a', 'b', 'c']) index.add(s, '$share/g/jobs/+', 1, share);
+    index.add('d', '$share/h/jobs/+', 1, { group: 'h', filter: 'jobs/+' });
+    assert.equal(index.groupCount, 2);
+    assert.deepEqual(matches(index, 'jobs/1'), [], 'shared subscriptions are not matched as direct ones');
+    const online = new Set(['a', 'c']);
+    const picks: string[] = [];
+    for (let i = 0; i < 4; i++) index.matchShared('jobs/1', (g) => g.group === 'g' && picks.push(g.pick((s) => online.has(s)).subscriber));
+    assert.deepEqual(picks, ['a', 'c', 'a', 'c'], 'b is offline and skipped');
+    online.clear();
+    const offlinePicks: string[] = [];
+    for (let i = 0; i < 3; i++) index.matchShared('jobs/1', (g) => g.group === 'g' && offlinePicks.push(g.pick(() => false).subscriber));
+    assert.deepEqual(offlinePicks.sort(), ['a', 'b', 'c'], 'with none online, all take turns');
+    for (const s of ['a', 'b', 'c']) index.remove(s, '$share/g/jobs/+', share);
+    assert.equal(index.groupCount, 1, 'an empty group is dropped');
+  });
+});
+
+describe('retained index', () => {
+  const retain = (store: RetainedStore, topic: string, payload = 'x') => store.set(makeMessage(topic, enc(payload)), 0);
+  const topics = (list: { message: { topic: string } }[]) => list.map((r) => r.message.topic).sort();
+
+  it('finds what topicMatches finds, on random filters and topics', () => {
+    const random = rng(11);
+    const store = new RetainedStore(100_000, 1 << 30);
+    const all = [...new Set(Array.from({ length: 300 }, () => randomTopic(random)))];
+    for (const t of all) retain(store, t);
+    for (let i = 0; i < 300; i++) {
+      const f = randomFilter(random);
+      assert.deepEqual(topics(store.matching(f, 0)), all.filter((t) => topicMatches(f, t)).sort(), `filter "${f}"`);
+    }
+  });
+
+  it('a walk takes no more steps per call than its budget, and resumes where it stopped', () => {
+    const store = new RetainedStore(100_000, 1 << 30);
+    for (let i = 0; i < 1000; i++) retain(store, `r/${i % 10}/${i}`);
+    const cursor = store.cursor('r/+/#');
+    const seen: string[] = [];
+    let calls = 0;
+    while (!cursor.done) {
+      const steps = cursor.next(50, 0, (r) => seen.push(r.message.topic));
+      assert.ok(steps <= 50, `${steps} steps`);
+      calls++;
+    }
+    assert.equal(seen.length, 1000);
+    assert.equal(new Set(seen).size, 1000);
+    assert.ok(calls > 20, `${calls} calls`);
+  });
+
+  it('clearing removes the topic and prunes its levels; count and bytes are bounded', () => {
+    const store = new RetainedStore(2, 10);
+    assert.equal(retain(store, 'a/b', '1234'), 'stored'); // 3 + 4 bytes
+    assert.equal(retain(store, 'c', '12345'), 'too-large');
+    assert.equal(retain(store, 'c', '1'), 'stored');
+    assert.equal(retain(store, 'd', '1'), 'too-many');
+    assert.equal(retain(store, 'a/b', '123'), 'stored', 'replacing one within the bytes is fine');
+    assert.equal(retain(store, 'a/b', ''), 'cleared');
+    assert.equal(store.size, 1);
+    assert.equal(store.byteSize, 2);
+    assert.deepEqual(topics(store.matching('#', 0)), ['c']);
+  });
+
+  it('an expired message is not found and is removed', () => {
+    const store = new RetainedStore(10, 1000);
+    store.set(makeMessage('e', enc('x'), { expiresAt: 1000 }), 0);
+    assert.equal(store.matching('e', 999).length, 1);
+    assert.equal(store.matching('#', 1000).length, 0);
+    assert.equal(store.size, 0);
   });
 });

@@ -25,6 +25,7 @@ export async function serveTcp(config: Record<string, unknown> = {}): Promise<Tc
     busUnsubscribe: () => {},
     now: () => Date.now(),
     log: () => {},
+    wake: () => void setImmediate(() => server.work()),
   };
   const options = loadOptions((k) => (config[k] === undefined ? undefined : JSON.stringify(config[k])), defaults.config);
   const server = new Server(platform, options);

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import {
+  isSharedFilter,
+  parseSharedFilter,
+  topicFilterProblem,
+  topicLevelCount,
+  topicLimitProblem,
+  topicMatches,
+  topicNameProblem,
+} from '../../../packages/mqtt-topic/topic.ts';
 import { TopicIndex } from '../../../packages/mqtt-topic/topic-index.ts';
 
 // [filter, topic, matches]; spec references are to MQTT 3.1.1 section 4.7.
@@ -218,4 +226,37 @@ test('a topic and a filter of 100,000 levels are matched without overflowing the
   index.match(deep, (v) => seen.push(v));
   assert.deepEqual(seen.sort(), ['exact', 'prefix', 'wild']);
   assert.equal(topicMatches(deep, deep), true);
+});
+
+test('topicLevelCount counts levels, empty ones included', () => {
+  assert.equal(topicLevelCount('a'), 1);
+  assert.equal(topicLevelCount('/'), 2);
+  assert.equal(topicLevelCount('a//b/'), 4);
+  assert.equal(topicLevelCount('/'.repeat(9999)), 10000);
+});
+
+test('topicLimitProblem: bytes are checked before levels, UTF-8 length counts', () => {
+  const limits = { maxLevels: 3, maxBytes: 8 };
+  assert.equal(topicLimitProblem('a/b/c', limits), undefined);
+  assert.equal(topicLimitProblem('a/b/c/d', limits), 'topic has 4 levels, more than 3');
+  assert.equal(topicLimitProblem('abcdefghi', limits), 'topic is longer than 8 bytes');
+  assert.equal(topicLimitProblem('ééééé', limits, 'filter'), 'filter is longer than 8 bytes'); // 10 bytes in 5 units
+  assert.equal(topicLimitProblem('éééé', limits), undefined); // exactly 8 bytes
+  assert.equal(topicLimitProblem('/'.repeat(100_000), limits), 'topic is longer than 8 bytes');
+});
+
+test('parseSharedFilter: $share/{group}/{filter} per MQTT 5.0 4.8.2', () => {
+  assert.equal(isSharedFilter('$share/g/a'), true);
+  assert.equal(isSharedFilter('$shared/g/a'), false);
+  assert.equal(isSharedFilter('a/$share/g'), false);
+  assert.deepEqual(parseSharedFilter('$share/g/a/+'), { group: 'g', filter: 'a/+' });
+  assert.deepEqual(parseSharedFilter('$share/g/#'), { group: 'g', filter: '#' });
+  assert.deepEqual(parseSharedFilter('$share/g//'), { group: 'g', filter: '/' });
+  // [MQTT-4.8.2-2] a filter follows the share name; [MQTT-4.8.2-1] the name has no + or #, and is not empty.
+  assert.match(parseSharedFilter('$share/g') as string, /no topic filter/);
+  assert.match(parseSharedFilter('$share//a') as string, /empty share name/);
+  assert.match(parseSharedFilter('$share/g+/a') as string, /must not contain/);
+  assert.match(parseSharedFilter('$share/#/a') as string, /must not contain/);
+  assert.match(parseSharedFilter('$share/g/a/#/b') as string, /# must be the whole last level/);
+  assert.match(parseSharedFilter('$share/g/') as string, /filter is empty/);
 });
