@@ -63,10 +63,10 @@ const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 type Source = 'config' | 'default';
 
 function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? value.slice(0, 200) + '...' : value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}...` : value);
   try {
     const s = JSON.stringify(value);
-    return s === undefined ? String(value) : s.length > 200 ? s.slice(0, 200) + '...' : s;
+    return s === undefined ? String(value) : s.length > 200 ? `${s.slice(0, 200)}...` : s;
   } catch {
     return String(value);
   }

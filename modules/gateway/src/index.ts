@@ -41,6 +41,7 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, control characters included, on purpose.
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**

@@ -27,7 +27,7 @@ test('messages of one turn cross in one postMessage, in the order they were sent
   const { a, b, posted } = pair();
   const seen: unknown[] = [];
   b.handle('cap', { op: (args) => seen.push(args) });
-  const ch = a.channel<{ op: { args: number; result: void } }>('cap');
+  const ch = a.channel<{ op: { args: number; result: undefined } }>('cap');
   ch.notify('op', 1);
   ch.notify('op', 2);
   ch.notify('op', 3);
@@ -40,7 +40,7 @@ test('append extends the list of the last notify of the same op, and only that',
   const { a, b } = pair();
   const seen: unknown[] = [];
   b.handle('cap', { list: (args) => seen.push(['list', args]), other: (args) => seen.push(['other', args]) });
-  const ch = a.channel<{ list: { args: number[]; result: void }; other: { args: string; result: void } }>('cap');
+  const ch = a.channel<{ list: { args: number[]; result: undefined }; other: { args: string; result: undefined } }>('cap');
   ch.append('list', 1);
   ch.append('list', 2);
   ch.notify('other', 'x');

@@ -18,6 +18,7 @@ import { serialize } from '../../../modules/server/src/codec/serializer.ts';
 import { dec, enc } from './harness.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
+// biome-ignore lint/suspicious/noExplicitAny: the guest's exports are called as the WIT describes them, untyped here.
 type Instantiate = (getCore: (name: string) => Promise<WebAssembly.Module>, imports: Record<string, unknown>) => Promise<Record<string, any>>;
 let instantiate: Instantiate;
 let outDir: string;
@@ -33,23 +34,35 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
   let now = 1_700_000_000_000n;
   const imports: Record<string, unknown> = {};
   for (const [group, fns] of Object.entries(shim as Record<string, Record<string, unknown>>)) {
-    for (const [name, impl] of Object.entries(fns)) imports[`wasi:${group}/${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`] = impl;
+    for (const [name, impl] of Object.entries(fns)) imports[`wasi:${group}/${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`] = impl;
   }
   const ok = { tag: 'ok', val: undefined };
   imports['edgehost:platform/types'] = {};
   imports['edgehost:platform/logging'] = { log: (level: string, message: string) => void logs.push(`${level}: ${message}`) };
   imports['edgehost:platform/config'] = { get: (k: string) => config[k], getAll: () => Object.entries(config) };
   imports['edgehost:platform/pubsub'] = {
-    publish: (topic: string, payload: Uint8Array) => (bus.push({ topic, payload: dec(payload) }), ok),
-    subscribe: (f: string) => (subscribed.push(f), ok),
-    unsubscribe: (f: string) => (subscribed.push(`-${f}`), ok),
+    publish: (topic: string, payload: Uint8Array) => {
+      bus.push({ topic, payload: dec(payload) });
+      return ok;
+    },
+    subscribe: (f: string) => {
+      subscribed.push(f);
+      return ok;
+    },
+    unsubscribe: (f: string) => {
+      subscribed.push(`-${f}`);
+      return ok;
+    },
   };
   imports['edgehost:platform/socket'] = {
     listen: (address: string, protocol: string | undefined) => {
       listened.push([address, protocol]);
       return opts.listenError ? { tag: 'err', val: { tag: 'failed', val: 'address in use' } } : ok;
     },
-    send: (id: number, data: Uint8Array) => (sent.push([id, data.slice()]), ok),
+    send: (id: number, data: Uint8Array) => {
+      sent.push([id, data.slice()]);
+      return ok;
+    },
     close: (id: number) => void closed.push(id),
   };
   imports['edgehost:platform/timer'] = { after: () => 1, every: () => 7, cancel: () => {}, nowMs: () => now };

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
-import { HostProcess, writeConfig } from '../../support/host-process.ts';
+import { HostProcess, settle, writeConfig } from '../../support/host-process.ts';
 import { HttpSink } from '../../support/http-sink.ts';
 import { gateway, server, telemetry } from '../../support/modules.ts';
 import { freePort } from '../../support/ports.ts';
@@ -76,7 +76,11 @@ class Inbox {
     client.on('message', (topic, payload, packet) => {
       const m: Received = { topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain, dup: packet.dup };
       this.messages.push(m);
-      this.#waiters = this.#waiters.filter((w) => (w.match(m) ? (w.resolve(m), false) : true));
+      this.#waiters = settle(
+        this.#waiters,
+        (w) => w.match(m),
+        (w) => w.resolve(m),
+      );
     });
   }
 

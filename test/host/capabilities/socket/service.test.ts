@@ -51,7 +51,7 @@ function fakeContext(moduleName = 'server') {
   let toWorker: Record<string, (args: unknown) => unknown> = {};
   const service = fakeService<SocketOps>(moduleName, {
     logger,
-    toWorker: { events: (batch) => toWorker.events(batch) as Promise<void>, written: (acks) => toWorker.written(acks) as void },
+    toWorker: { events: (batch) => toWorker.events(batch) as Promise<void>, written: (acks) => toWorker.written(acks) as undefined },
   });
   const worker = fakeWorkerContext<SocketOps>(moduleName, {
     logger,
