@@ -12,7 +12,7 @@ export interface GuestFailure {
 
 // componentize-qjs's runtime panics with, e.g.:
 //   panicked at crates/runtime/src/call.rs:80:43: expected number: FromJs { from: "big_int", to: "i32" }
-const FROM_JS = /FromJs \{ from: "([^"]+)", to: "([^"]+)" \}/;
+const FROM_JS = /FromJs \{ from: "([^"]+)", to: "([^"]+)"/;
 const PANIC = /panicked at ([^\n]+)/;
 //   Failed to call 'onTick': Exception(Exception { message: Some("boom"), stack: Some("    at onTick (/x.js:1:2)\n") })
 const EXCEPTION = /Exception \{ message: Some\("((?:[^"\\]|\\.)*)"\)(?:, stack: Some\("\s*((?:[^"\\]|\\.)*?)(?:\\n)*"\))?/;

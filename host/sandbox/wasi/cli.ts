@@ -90,10 +90,18 @@ export function createCli(env: [string, string][], logger: Logger, options: CliO
   const out = lineSink((text) => budgeted(() => logger.info({ stream: 'stdout' }, text())));
   // The last stderr lines are kept to explain a trap that follows them (a runtime panic).
   const recentStderr: (() => string)[] = [];
+  // A Rust panic of the guest's runtime (a few lines, from "thread '…' panicked at" to the
+  // RUST_BACKTRACE note) goes to the debug level: the host reports it once, in the
+  // author's terms (guest-failure.ts), and the raw text stays there for whoever needs it.
+  let inPanic = false;
   const err = lineSink((text) => {
     recentStderr.push(text);
     if (recentStderr.length > 8) recentStderr.shift();
-    budgeted(() => logger.warn({ stream: 'stderr' }, text()));
+    const line = text();
+    if (/^thread '.*' .*panicked at /.test(line)) inPanic = true;
+    const level = inPanic || (line === '' && !inPanic) ? 'debug' : 'warn';
+    if (inPanic && line.startsWith('note: run with `RUST_BACKTRACE')) inPanic = false;
+    budgeted(() => logger[level]({ stream: 'stderr' }, line));
   });
   const stdout = new OutputStream(capture?.stdout.write ?? out.sink);
   const stderr = new OutputStream(capture?.stderr.write ?? err.sink);
