@@ -13,6 +13,7 @@ const modules: { name: string; file: string; what: string }[] = [
   { name: 'guest-call', file: './guest-call.ts', what: 'raw guest call costs, in process' },
   { name: 'server', file: './server.ts', what: 'the server module (MQTT)' },
   { name: 'memory', file: './memory.ts', what: 'host RSS, and RSS per added module' },
+  { name: 'idle', file: './idle.ts', what: 'the first message to a module in idle sleep' },
 ];
 
 // Child processes (the host) are killed in 'exit' handlers: make signals go through exit.

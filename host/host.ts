@@ -7,10 +7,12 @@ import type { HostServices } from './capabilities/capability.ts';
 import { capabilities } from './capabilities/index.ts';
 import { type LoadedComponent, loadComponent } from './components/load.ts';
 import type { ResolvedConfig, ResolvedModule } from './config/load.ts';
+import { moduleLimits } from './config/schema.ts';
 import { HostError } from './errors.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
 import { type ModuleInfo, ModuleRuntime, type ModuleSource, type RemoveOptions } from './runtime/module-runtime.ts';
+import { StandbyWorker } from './sandbox/standby.ts';
 import { type WorkerBundle, workerBundle } from './sandbox/worker-bundle.ts';
 
 export class Host {
@@ -23,6 +25,8 @@ export class Host {
   /** Names being added, replaced or removed: one change per module at a time. */
   readonly #changing = new Set<string>();
   #stopping = false;
+  /** Started once a module with idle sleep is added: what it wakes into. */
+  #standby: StandbyWorker | undefined;
 
   constructor(config: ResolvedConfig, logger: Logger) {
     this.config = config;
@@ -110,6 +114,7 @@ export class Host {
     const runtimes = [...this.modules.values()];
     for (const m of runtimes) m.stopIntake();
     await Promise.all(runtimes.map((m) => m.stop(this.config.shutdownTimeoutMs)));
+    this.#standby?.close();
     this.#store.close();
   }
 
@@ -123,9 +128,11 @@ export class Host {
 
   async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
     const bundle = await this.#workerBundle();
+    if (spec.idle && !this.#standby) this.#standby = new StandbyWorker(bundle.entry, moduleLimits.parse({}).workerHeapMb as number);
     const runtime = new ModuleRuntime(spec, component, {
       host: this.services,
       bundle,
+      standby: this.#standby,
       logLevel: this.config.logLevel,
       trace: this.config.traceProtocol,
       source,

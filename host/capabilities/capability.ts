@@ -205,7 +205,11 @@ export interface ModuleHandle<Ops extends CapabilityOps = NoOps> {
   readonly limits: Readonly<Record<string, number>>;
   /** Declared subscriptions and other entry keys a service may need (read-only). */
   readonly entry: Readonly<Record<string, unknown>>;
-  /** The current instance's worker half, once it is ready; rejects while the module cannot run (stopped, failed). */
+  /**
+   * The current instance's worker half, once it is ready: waits while it
+   * starts, wakes a module in idle sleep, rejects when the module cannot run
+   * (stopped, failed).
+   */
   worker(): Promise<Channel<Ops['toWorker']>>;
   /** The current instance's worker half when one is ready now, else undefined. */
   readyWorker(): Channel<Ops['toWorker']> | undefined;
@@ -221,8 +225,15 @@ export interface ServiceBinding<Ops extends CapabilityOps = NoOps> {
   instanceStarting?(instance: number): void;
   /** The instance is ready: deliveries may start. */
   instanceReady?(instance: number): void;
-  /** The instance ended; `why` says whether it is coming back as the same module. */
-  instanceEnded?(instance: number, why: 'crash' | 'stop' | 'replace'): void;
+  /**
+   * The instance ended; `why` says whether it is coming back as the same module.
+   * After `sleep` (idle sleep) the module has no instance until something wakes
+   * it through `ModuleHandle.worker()`: keep what it set up (queues, listeners,
+   * timers) and let the next instance take it over.
+   */
+  instanceEnded?(instance: number, why: 'crash' | 'stop' | 'replace' | 'sleep'): void;
+  /** Whether the module must not go to idle sleep now (it has open connections, requests in progress). */
+  keepsAwake?(): boolean;
   /** Stop taking new work (close listeners, stop timers, pause deliveries), at shutdown or removal. */
   stopIntake?(): void;
   /**

@@ -99,6 +99,13 @@ export const moduleConfig = z
     limits: moduleLimits.prefault({}),
     delivery: deliveryOptions.prefault({}),
     restart: restartPolicy.prefault({}),
+    /**
+     * Idle sleep: after `afterMs` with nothing to do (no call, no message, no
+     * connection open), the module's instance is stopped and its worker freed; its
+     * queue, subscriptions, listeners and timers stay, and the next message,
+     * connection or timer wakes it (init runs again). Absent: it never sleeps.
+     */
+    idle: z.object({ afterMs: positiveInt }).strict().optional(),
   })
   .strict();
 export type ModuleConfig = Omit<z.infer<typeof moduleConfig>, 'limits'> & { limits: ModuleLimits };

@@ -9,6 +9,8 @@
 //   starting    an instance is instantiating and running init
 //   ready       an instance is ready: deliveries, connections and timers reach it
 //   restarting  the instance ended unexpectedly; a new one starts after a backoff
+//   sleeping    idle sleep: no instance; queues, listeners and timers wait, and the next
+//               message, connection or timer wakes it
 //   draining    being removed or stopped: no new work; queued work finishes
 //   stopped     no instance, on purpose
 //   failed      crashed too often, or cannot start; not restarted
@@ -21,9 +23,10 @@ import { HostError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { Instance, type InstanceExit } from '../sandbox/instance.ts';
 import type { OpTable } from '../sandbox/link.ts';
+import type { StandbyWorker } from '../sandbox/standby.ts';
 import type { WorkerBundle } from '../sandbox/worker-bundle.ts';
 
-export type ModuleState = 'loading' | 'starting' | 'ready' | 'restarting' | 'draining' | 'stopped' | 'failed';
+export type ModuleState = 'loading' | 'starting' | 'ready' | 'restarting' | 'sleeping' | 'draining' | 'stopped' | 'failed';
 
 /** Where a module's entry came from. */
 export type ModuleSource = 'config' | 'api';
@@ -32,6 +35,8 @@ export interface RuntimeOptions {
   host: HostServices;
   /** The bundled worker code. */
   bundle: WorkerBundle;
+  /** A thread started ahead of need, for wake-ups and restarts. */
+  standby?: StandbyWorker;
   logLevel: string;
   trace: boolean;
 }
@@ -90,7 +95,10 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   #attempt: { promise: Promise<void>; resolve: () => void } | undefined;
   #replacing = false;
   /** Instances asked to stop, and why: their exit is not a crash. */
-  readonly #stopRequested = new WeakMap<Instance, 'stop' | 'replace'>();
+  readonly #stopRequested = new WeakMap<Instance, 'stop' | 'replace' | 'sleep'>();
+  #idleCheck: NodeJS.Timeout | undefined;
+  /** Times the module woke from idle sleep. */
+  wakes = 0;
 
   constructor(spec: ResolvedModule, component: LoadedComponent, opts: RuntimeOptions & { source?: ModuleSource }) {
     super();
@@ -146,6 +154,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   stopIntake(): void {
     this.#setState('draining');
     clearTimeout(this.#restartTimer);
+    clearInterval(this.#idleCheck);
     for (const { binding } of this.#bound.values()) binding.stopIntake?.();
   }
 
@@ -232,11 +241,11 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
     return { drained, leftQueued };
   }
 
-  async #stopInstance(why: 'stop' | 'replace', timeoutMs: number): Promise<void> {
+  async #stopInstance(why: 'stop' | 'replace' | 'sleep', timeoutMs: number): Promise<void> {
     const instance = this.#instance;
     if (!instance || instance.exited) return;
     this.#stopRequested.set(instance, why);
-    await instance.stop(timeoutMs, why);
+    await instance.stop(timeoutMs, why === 'sleep' ? 'stop' : why);
   }
 
   /** The ready instance's channel to a capability's worker half. */
@@ -275,6 +284,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   async #whenReady(): Promise<void> {
     for (;;) {
       if (this.#state === 'ready') return;
+      if (this.#state === 'sleeping') this.#wake();
       if (this.#state === 'failed' || this.#state === 'stopped') throw new Error(`module ${this.name} is ${this.#state}`);
       await new Promise<void>((resolve) => this.once('state', () => resolve()));
     }
@@ -368,12 +378,14 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
         limits: spec.limits,
         logLevel: this.#opts.logLevel,
         trace: this.#opts.trace,
+        compileCacheDir: this.#opts.bundle.compileCacheDir,
       },
       logger: this.logger,
       heapMb: spec.limits.workerHeapMb,
       callDeadlineMs: spec.limits.callDeadlineMs,
       ops,
       held: () => this.held(),
+      standby: this.#opts.standby,
     });
     this.#instance = instance;
     instance.on('exit', (exit) => this.#onExit(instance, exit));
@@ -385,6 +397,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
         this.#setState('ready');
         this.logger.info({ world: spec.world, instantiateMs, restarts: this.restarts }, `module ${this.name} ready`);
         for (const { binding } of this.#bound.values()) binding.instanceReady?.(n);
+        this.#watchIdle(instance);
         this.#settleAttempt();
       },
       () => {
@@ -397,9 +410,14 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   #onExit(instance: Instance, exit: InstanceExit) {
     if (this.#instance !== instance) return;
     this.#channels = new Map();
+    clearInterval(this.#idleCheck);
     const stopped =
       this.#stopRequested.get(instance) ?? (this.#state === 'draining' || this.#state === 'stopped' || exit.code === 'stopped' ? 'stop' : undefined);
     for (const { binding } of this.#bound.values()) binding.instanceEnded?.(instance.number, stopped ?? 'crash');
+    if (stopped === 'sleep') {
+      this.#setState('sleeping');
+      this.logger.info(`module ${this.name} asleep: its worker is freed`);
+    }
     if (stopped) {
       this.#settleAttempt();
       return;
@@ -445,6 +463,38 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
       this.restarts++;
       void this.#spawn();
     }, delay);
+  }
+
+  /** Puts the module to sleep once its instance has had nothing to do for `idle.afterMs`. */
+  #watchIdle(instance: Instance) {
+    const afterMs = this.spec.idle?.afterMs;
+    if (afterMs === undefined) return;
+    clearInterval(this.#idleCheck);
+    this.#idleCheck = setInterval(
+      () => {
+        if (this.#instance !== instance || this.#state !== 'ready') return clearInterval(this.#idleCheck);
+        if (instance.idleMs() < afterMs) return;
+        for (const { binding } of this.#bound.values()) if (binding.keepsAwake?.()) return;
+        clearInterval(this.#idleCheck);
+        this.logger.info(
+          { idleMs: Math.round(instance.idleMs()) },
+          `module ${this.name} is idle: putting it to sleep until a message, connection or timer wakes it`,
+        );
+        void this.#stopInstance('sleep', 5000);
+      },
+      Math.min(1000, Math.max(10, afterMs / 4)),
+    );
+    this.#idleCheck.unref();
+  }
+
+  /** Starts an instance for a sleeping module; what woke it waits in #whenReady. */
+  #wake() {
+    this.wakes++;
+    const started = performance.now();
+    this.logger.info(`waking module ${this.name}`);
+    void this.#spawn().then(() => {
+      if (this.#state === 'ready') this.logger.info({ wakeMs: Math.round(performance.now() - started) }, `module ${this.name} woke`);
+    });
   }
 
   #fail(message: string, fields: Record<string, unknown> = {}) {

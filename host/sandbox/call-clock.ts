@@ -42,6 +42,11 @@ export class CallClock {
     this.#cells[0] = IDLE;
   }
 
+  /** Whether the guest is in a call (running, or waiting on the host). */
+  inCall(): boolean {
+    return this.#cells[0] !== IDLE;
+  }
+
   /** Milliseconds of guest running time in the current call; 0 when idle. */
   runningMs(now = Date.now()): number {
     const state = this.#cells[0];

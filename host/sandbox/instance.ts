@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
 import { CallClock } from './call-clock.ts';
 import { Link, type OpTable } from './link.ts';
 import { type Dispatcher, dispatch, type Message, type ToMain, type ToWorker, type WorkerInit } from './protocol.ts';
+import { type StandbyWorker, workerLimits } from './standby.ts';
 import type { WorkerCapability } from './worker-instance.ts';
 
 // Guests that wait on host I/O are suspended through JSPI. Node 24 has it
@@ -36,6 +37,8 @@ export interface InstanceOptions {
   ops: Map<string, OpTable>;
   /** What the host holds for the module (queues, unsent bytes): added to its limit lines. */
   held?: () => Record<string, number>;
+  /** A thread started ahead of need, taken when it fits. */
+  standby?: StandbyWorker;
 }
 
 export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
@@ -46,6 +49,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly #logger: Logger;
   readonly #ready: Promise<number>;
   #readyAt: number | undefined;
+  /** When a message last crossed either way (performance.now()). */
+  #lastActivity = performance.now();
   #watchdog: NodeJS.Timeout | undefined;
   #exit: InstanceExit | undefined;
   #stopping = false;
@@ -60,14 +65,21 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
           if (t !== 'log') this.#logger.info({ trace: 'protocol', from: direction === 'out' ? 'main' : 'worker', t, cap, op, id }, 'protocol');
         }
       : undefined;
-    this.#worker = new Worker(opts.entry, {
-      workerData: { ...opts.init, clock: this.#clock.buffer },
-      // The worker sees no host environment at all; granted variables reach the guest through WASI only.
-      env: {},
-      // A small young generation: a worker's garbage is small per call, and its
-      // pages count against every module's resident memory (2 MB against the default: about 3 MB less per module, measured with bench/memory.ts).
-      resourceLimits: { maxOldGenerationSizeMb: opts.heapMb, maxYoungGenerationSizeMb: 2 },
-    });
+    const init = { ...opts.init, clock: this.#clock.buffer };
+    const spare = opts.standby?.take(opts.heapMb);
+    if (spare) {
+      // A thread already booted: it takes its init as its first message.
+      spare.ref();
+      spare.postMessage(init);
+      this.#worker = spare;
+    } else {
+      this.#worker = new Worker(opts.entry, {
+        workerData: init,
+        // The worker sees no host environment at all; granted variables reach the guest through WASI only.
+        env: {},
+        resourceLimits: workerLimits(opts.heapMb),
+      });
+    }
     this.link = new Link<ToWorker>(this.#worker, trace);
     for (const [cap, table] of opts.ops) this.link.handle(cap, table);
 
@@ -91,6 +103,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       log: (m) => this.#logger[m.level](m.fields.code === 'EH_LIMIT' && opts.held ? { ...m.fields, hostHeld: opts.held() } : m.fields, m.msg),
     };
     this.#worker.on('message', (batch: Message<ToMain>[]) => {
+      this.#lastActivity = performance.now();
       for (const m of batch) dispatch(handlers, m);
     });
     this.#worker.on('error', (e) => this.#end({ code: 'EH_MODULE_TRAP', error: e.message, phase: this.#readyAt ? 'running' : 'start' }));
@@ -119,6 +132,12 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
 
   get exited(): InstanceExit | undefined {
     return this.#exit;
+  }
+
+  /** Milliseconds since anything crossed between the main thread and this instance, or 0 while it works on something. */
+  idleMs(): number {
+    if (this.link.pendingRequests > 0 || this.#clock.inCall()) return 0;
+    return performance.now() - this.#lastActivity;
   }
 
   /** Milliseconds the guest has been running in its current call (0 when idle). */

@@ -30,6 +30,11 @@ export class Link<Out> {
     this.#trace = trace;
   }
 
+  /** Requests sent and not answered yet. */
+  get pendingRequests(): number {
+    return this.#pending.size;
+  }
+
   /** Queues a message; it leaves with the rest of this turn's. */
   send(message: Message<Out>, transfer?: readonly Transferable[]): void {
     if (this.#closed) return;

@@ -78,4 +78,6 @@ export interface WorkerInit {
   trace: boolean;
   /** Shared with the main thread's watchdog: see `call-clock.ts`. */
   clock: SharedArrayBuffer;
+  /** Where V8 may keep compiled code of the component's JavaScript across instances. */
+  compileCacheDir?: string;
 }

@@ -16,6 +16,8 @@ export interface WorkerBundle {
   entry: URL;
   /** The bundled module of a capability's worker half, by its source URL. */
   workerHalf(source: string): string;
+  /** Where workers keep V8's compiled code (see worker.ts). */
+  compileCacheDir: string;
 }
 
 let bundled: Promise<WorkerBundle> | undefined;
@@ -61,6 +63,7 @@ async function make(halves: readonly string[], cacheDir: string): Promise<Worker
   }
   const js = (source: string) => pathToFileURL(join(dir, relative(hostDir, source).replace(/\.ts$/, '.js')));
   return {
+    compileCacheDir: join(cacheDir, 'v8'),
     entry: js(sources[0]),
     workerHalf: (source) => js(fileURLToPath(source)).href,
   };

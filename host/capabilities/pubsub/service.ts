@@ -10,8 +10,8 @@ import type { PubsubOps } from './ops.ts';
 export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) => {
   const entry = () => module.entry as { delivery: SubscriberOptions; subscriptions: string[] };
   const subscriber = host.bus.addSubscriber(module.name, entry().delivery, async (batch: BusMessage[]) => {
-    const worker = module.readyWorker();
-    if (!worker) throw new Error(`module ${module.name} is not running`);
+    // Waits for the instance to be ready, waking a module in idle sleep.
+    const worker = module.readyWorker() ?? (await module.worker());
     try {
       await worker.request(
         'deliver',
@@ -66,7 +66,10 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
       },
     },
     instanceReady: () => subscriber.resume(),
-    instanceEnded: () => subscriber.pause(),
+    // A crashed instance waits out its restart; a sleeping one is woken by the next delivery.
+    instanceEnded: (_n, why) => {
+      if (why !== 'sleep') subscriber.pause();
+    },
     stopIntake: () => subscriber.pause(),
     drain: () => {
       // No new messages; the ones queued are still delivered.

@@ -60,6 +60,8 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   let instance = 0;
   /** The instance that is starting or ready: the one whose `listen` calls arrive now. */
   let current = 0;
+  /** The module is in idle sleep: the next connection wakes it. */
+  let asleep = false;
 
   // Events of one event-loop turn go to the guest in one call: crossing into
   // the guest per packet would cost more than handling it.
@@ -82,7 +84,11 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   const flush = () => {
     flushScheduled = false;
     const worker = module.readyWorker();
-    if (!worker || instance === 0 || batch.length === 0) return;
+    if (!worker || instance === 0 || batch.length === 0) {
+      // A module in idle sleep is woken by a connection; its events go once it is ready.
+      if (batch.length > 0 && asleep) module.worker().catch(() => {});
+      return;
+    }
     const events = batch;
     const bytes = batchBytes;
     batch = [];
@@ -383,6 +389,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     instanceStarting(n) {
       instance = 0;
       current = n;
+      asleep = false;
     },
 
     instanceReady(n) {
@@ -393,10 +400,14 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
       if (batch.length > 0) flush();
     },
 
-    instanceEnded() {
+    instanceEnded(_n, why) {
       instance = 0;
-      cutAll();
+      // A module goes to sleep only without connections: there is nothing to cut, and the listeners stay.
+      asleep = why === 'sleep';
+      if (!asleep) cutAll();
     },
+
+    keepsAwake: () => sockets.size > 0,
 
     stopIntake() {
       intake = false;
