@@ -48,6 +48,7 @@ export class Bus {
   readonly #store: DurableStore | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #index = new TopicIndex<Entry>();
+  readonly #congestionWatchers = new Set<(subscriberId: string, congested: boolean) => void>();
   #published = 0;
   /** Drops during the publish in progress, reported once its fan-out is done. */
   #drops: [string, BusMessage][] | undefined;
@@ -128,6 +129,9 @@ export class Bus {
         now: this.#now,
         overflowed: (dropped) => this.#overflowed(id, dropped),
         deadLettered: (message, reason, attempts) => this.#onDeadLetter?.(id, message, reason, attempts),
+        congested: (congested) => {
+          for (const watch of this.#congestionWatchers) watch(id, congested);
+        },
         journal: options.durable ? this.#store!.queue(id) : undefined,
         attach: (c) => {
           control = c;
@@ -162,6 +166,21 @@ export class Bus {
     if (problem) throw new Error(`subscriber "${id}": ${problem}`);
     entry.subscriber.reconfigure(options);
     entry.noLocal = options.noLocal;
+  }
+
+  /**
+   * Calls `watch` whenever a subscriber's `block` queue becomes congested (over
+   * its capacity) or is relieved; returns the function that stops watching.
+   * Those who publish to its filters should hold back meanwhile.
+   */
+  watchCongestion(watch: (subscriberId: string, congested: boolean) => void): () => void {
+    this.#congestionWatchers.add(watch);
+    return () => this.#congestionWatchers.delete(watch);
+  }
+
+  /** Subscribers whose queues are congested now, with their filters. */
+  congested(): { id: string; filters: string[] }[] {
+    return [...this.#entries.values()].filter((e) => e.subscriber.congested).map((e) => ({ id: e.subscriber.id, filters: e.subscriber.stats().filters }));
   }
 
   subscriber(id: string): Subscriber | undefined {
@@ -204,7 +223,9 @@ function optionsProblem(o: SubscriberOptions): string | undefined {
   if (!(o.lingerMs >= 0)) return `lingerMs must be >= 0, not ${o.lingerMs}`;
   if (!(o.retryInitialMs > 0)) return `retryInitialMs must be > 0, not ${o.retryInitialMs}`;
   if (!(o.retryMaxMs > 0)) return `retryMaxMs must be > 0, not ${o.retryMaxMs}`;
-  if (o.overflow !== 'drop-oldest' && o.overflow !== 'drop-newest') return `overflow must be "drop-oldest" or "drop-newest", not ${String(o.overflow)}`;
+  if (o.overflow !== 'drop-oldest' && o.overflow !== 'drop-newest' && o.overflow !== 'block') {
+    return `overflow must be "drop-oldest", "drop-newest" or "block", not ${String(o.overflow)}`;
+  }
   if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 0) return `maxAttempts must be an integer >= 0, not ${o.maxAttempts}`;
   if (!(o.ttlMs >= 0)) return `ttlMs must be >= 0, not ${o.ttlMs}`;
   return undefined;

@@ -10,7 +10,12 @@ export interface BusMessage {
   publisher?: string;
 }
 
-export type OverflowPolicy = 'drop-oldest' | 'drop-newest';
+/**
+ * What a full queue does with the next message: drop the oldest queued one,
+ * drop the new one, or (`block`) keep it and report the queue congested, so
+ * that publishers are held back (see Bus.watchCongestion) and nothing is lost.
+ */
+export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'block';
 
 export interface SubscriberOptions {
   /** Most messages per delivery call. */
@@ -93,6 +98,8 @@ export interface SubscriberLink {
   overflowed(dropped: BusMessage): void;
   /** Called once the subscriber gave up on `message` and moved on; see BusOptions.onDeadLetter. */
   deadLettered(message: BusMessage, reason: string, attempts: number): void;
+  /** A `block` queue went over its capacity (true), or back under three quarters of it (false). */
+  congested(congested: boolean): void;
   /** Set for a durable subscriber. */
   journal: QueueJournal | undefined;
   /** Receives the operations only the bus may call. */
@@ -152,6 +159,7 @@ export class Subscriber {
   #failedDeliveries = 0;
   #dropped = 0;
   #deadLettered = 0;
+  #congested = false;
 
   #idleWaiters: (() => void)[] = [];
 
@@ -267,6 +275,16 @@ export class Subscriber {
     const size = message.payload.length;
     const queued = this.#queue.length - this.#head;
     const full = queued >= capacity || this.#queuedBytes + size > capacityBytes;
+    if (overflow === 'block') {
+      // Nothing is dropped: past its capacity the queue says so, and publishers are held back.
+      if (store) this.#journal?.append(message);
+      this.#queue.push(message);
+      this.#queuedBytes += size;
+      if (full) this.#setCongested(true);
+      if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
+      this.#wake();
+      return;
+    }
     if ((full && overflow === 'drop-newest') || size > capacityBytes) {
       this.#dropped++;
       this.#forget(message);
@@ -290,6 +308,23 @@ export class Subscriber {
     // A full batch need not wait out the linger.
     if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
     this.#wake();
+  }
+
+  /** Whether the queue is over its capacity (a `block` queue): publishers to it are held back. */
+  get congested(): boolean {
+    return this.#congested;
+  }
+
+  #setCongested(congested: boolean) {
+    if (this.#congested === congested) return;
+    this.#congested = congested;
+    this.#link.congested(congested);
+  }
+
+  /** Relief at three quarters of both capacities, so publishers are not held and released on every message. */
+  #checkRelief() {
+    const { capacity, capacityBytes } = this.#options;
+    if (this.#queue.length - this.#head <= capacity * 0.75 && this.#queuedBytes <= capacityBytes * 0.75) this.#setCongested(false);
   }
 
   /** `message` left this subscriber for good: delivered, dropped or dead-lettered. */
@@ -341,6 +376,7 @@ export class Subscriber {
       batch = this.#queue.slice(this.#head, this.#head + n);
       this.#head += n;
       for (const m of batch) this.#queuedBytes -= m.payload.length;
+      if (this.#congested) this.#checkRelief();
       this.#compact();
       this.#batch = batch;
     }

@@ -270,6 +270,7 @@ export const hostError = {
   invalid: (val: string) => err({ tag: 'invalid' as const, val }),
   limited: (val: string) => err({ tag: 'limited' as const, val }),
   failed: (val: string) => err({ tag: 'failed' as const, val }),
+  full: (val: string) => err({ tag: 'full' as const, val }),
 };
 
 /** Defines a capability with its types checked and inferred. */

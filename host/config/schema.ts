@@ -30,8 +30,14 @@ export const deliveryOptions = z
     capacity: positiveInt.default(100_000),
     /** Payload bytes queued for the module beyond the batch in flight (the memory a queue may hold); past either bound, `overflow` applies. */
     capacityBytes: positiveInt.default(64 * 1024 * 1024),
-    /** Which message is dropped (and counted) when the queue is full. */
-    overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
+    /**
+     * What a full queue does: drop its oldest or the newest message (counted and
+     * logged), or `block`: keep every message and hold back the modules that
+     * publish to it (their `publish` to its topics answers `full`) until it drains.
+     * Default: `block` for a durable queue, which must not lose what was
+     * acknowledged; `drop-oldest` for an in-memory one.
+     */
+    overflow: z.enum(['drop-oldest', 'drop-newest', 'block']).optional(),
     /** Don't deliver the module's own publishes back to it (for bridges). */
     noLocal: z.boolean().default(false),
     /**
@@ -48,7 +54,8 @@ export const deliveryOptions = z
     retryInitialMs: positiveInt.default(100),
     retryMaxMs: positiveInt.default(10_000),
   })
-  .strict();
+  .strict()
+  .transform((d) => ({ ...d, overflow: d.overflow ?? (d.durable ? ('block' as const) : ('drop-oldest' as const)) }));
 export type DeliveryOptions = z.infer<typeof deliveryOptions>;
 
 export const restartPolicy = z

@@ -17,5 +17,10 @@ export interface PubsubOps {
   toWorker: {
     /** Runs the message handler on a batch; resolves when it returned ok, rejects with its error. */
     deliver: Op<WireMessage[]>;
+    /**
+     * A module's `block` queue is over its capacity (`filters` set) or relieved
+     * (`filters` undefined): publishes to topics it matches answer `full` meanwhile.
+     */
+    congestion: Op<{ subscriber: string; filters?: string[] }>;
   };
 }

@@ -36,6 +36,13 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
   // Nothing is delivered until an instance is ready.
   subscriber.pause();
 
+  // Queues that block when full hold back every module publishing to them: each
+  // worker is told which filters to refuse with `full` until the queue drains.
+  const filtersOf = (id: string) => host.bus.subscriber(id)?.stats().filters ?? [];
+  const stopWatching = host.bus.watchCongestion((subscriber, congested) => {
+    module.readyWorker()?.notify('congestion', { subscriber, filters: congested ? filtersOf(subscriber) : undefined });
+  });
+
   return {
     handlers: {
       publish(messages) {
@@ -65,7 +72,12 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
         subscriber.unsubscribe(filter);
       },
     },
-    instanceReady: () => subscriber.resume(),
+    instanceReady: () => {
+      // A new instance starts knowing which queues are congested.
+      const worker = module.readyWorker();
+      for (const { id, filters } of host.bus.congested()) worker?.notify('congestion', { subscriber: id, filters });
+      subscriber.resume();
+    },
     // A crashed instance waits out its restart; a sleeping one is woken by the next delivery.
     instanceEnded: (_n, why) => {
       if (why !== 'sleep') subscriber.pause();
@@ -86,6 +98,7 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
       return { queuedBytes: q.queuedBytes };
     },
     close: () => {
+      stopWatching();
       // A durable queue's rows stay in the store, for a later module of the same name.
       host.bus.removeSubscriber(module.name);
     },

@@ -13,7 +13,18 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
   const filters = new Set<string>();
   let filterBytes = 0;
 
+  /** Congested queues (another module's, or this one's own) by subscriber, with their filters. */
+  const congested = new Map<string, string[]>();
+  const fullQueue = (topic: string) => {
+    for (const [subscriber, filters] of congested) if (filters.some((f) => topicMatches(f, topic))) return subscriber;
+    return undefined;
+  };
+
   ctx.handle({
+    congestion: ({ subscriber, filters }) => {
+      if (filters) congested.set(subscriber, filters);
+      else congested.delete(subscriber);
+    },
     deliver: (messages: WireMessage[]) => {
       const batch = messages.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: BigInt(m.publishedAt) }));
       return ctx.callGuest(HANDLER, 'handle', [batch]).then(() => undefined);
@@ -33,6 +44,9 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
         }
         if (!ctx.allow('publishPerSecond'))
           return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
+        // Checked last: the cheap refusals first, and only when some queue is congested at all.
+        const full = congested.size > 0 ? fullQueue(topic) : undefined;
+        if (full !== undefined) return hostError.full(`the queue of ${full} is full; nothing was published: try again once it drains`);
         // Publishes of one call cross as one op, in order with everything else the module sends.
         ctx.service.append('publish', { topic, payload });
         return ok(undefined);

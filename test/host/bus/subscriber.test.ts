@@ -411,3 +411,33 @@ test('capacityBytes bounds the queued payload bytes: drop-oldest drops until the
   );
   assert.equal(sub.stats().queuedBytes, 0);
 });
+
+test('block keeps every message past the capacity, reports the queue congested, and relieved at three quarters', async () => {
+  const events: [string, boolean][] = [];
+  const bus = new Bus();
+  bus.watchCongestion((id, congested) => events.push([id, congested]));
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 4, overflow: 'block', maxBatch: 1 }), g.deliver);
+  sub.subscribe('t');
+  for (const s of ['1', '2', '3', '4', '5', '6']) bus.publish('t', enc(s));
+  // One is in flight; five are queued, past the capacity of four: nothing dropped.
+  const first = await g.next();
+  assert.equal(sub.stats().dropped, 0);
+  assert.deepEqual(events, [['m', true]]);
+  assert.deepEqual(bus.congested(), [{ id: 'm', filters: ['t'] }]);
+  first.resolve();
+  (await g.next()).resolve();
+  (await g.next()).resolve();
+  // Three left queued: at three quarters of four, relieved.
+  await flush();
+  assert.deepEqual(events, [
+    ['m', true],
+    ['m', false],
+  ]);
+  for (let i = 0; i < 3; i++) (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(
+    g.calls.map((c) => c.batch.join()),
+    ['1', '2', '3', '4', '5', '6'],
+  );
+});

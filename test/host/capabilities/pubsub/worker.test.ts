@@ -69,3 +69,21 @@ test('a subscription must be covered by a subscribe grant', () => {
     [['subscribe', 'sensors/+/temp']],
   );
 });
+
+test('while a queue is congested, publishes to its topics answer full and others go through; relieved, they go through again', () => {
+  const fake = fakeWorkerContext<PubsubOps>('m');
+  const host = create(fake.ctx, pubsubGrant.parse({ publish: ['#'] }))['edgehost:platform/pubsub'] as unknown as Pubsub;
+  const congestion = fake.handlers().congestion as (a: { subscriber: string; filters?: string[] }) => void;
+  congestion({ subscriber: 'uplink', filters: ['telemetry/#'] });
+  assert.deepEqual(host.publish('telemetry/a', bytes('1')), {
+    tag: 'err',
+    val: { tag: 'full', val: 'the queue of uplink is full; nothing was published: try again once it drains' },
+  });
+  assert.deepEqual(host.publish('other/a', bytes('1')), { tag: 'ok', val: undefined });
+  congestion({ subscriber: 'uplink' });
+  assert.deepEqual(host.publish('telemetry/a', bytes('1')), { tag: 'ok', val: undefined });
+  assert.deepEqual(
+    fake.sent.flatMap((s) => (s.args as { topic: string }[]).map((m) => m.topic)),
+    ['other/a', 'telemetry/a'],
+  );
+});
