@@ -184,12 +184,26 @@ export interface WorkerHalf<Grant, Ops extends CapabilityOps = NoOps> {
 // ---------------------------------------------------------------------------
 // The main-thread half (service.ts)
 
+/** What the host lets all modules together hold (`budgets` in the host config). */
+export interface HostBudgets {
+  /** Bytes received on all modules' sockets and not yet handled by their modules; past it, every connection stops reading. */
+  socketInputBytes: number;
+}
+
 /** The host-wide things a service may use. */
 export interface HostServices {
   readonly logger: Logger;
   readonly bus: import('../bus/bus.ts').Bus;
   /** Absolute data directory (durable state). */
   readonly dataDir: string;
+  /**
+   * State shared by all modules' bindings of a capability in this host (a budget
+   * over all connections, a router for a shared port): created by `create` the
+   * first time `key` is asked for. Keys are the capability's name and a word.
+   */
+  shared<T>(key: string, create: () => T): T;
+  /** Budgets over all modules of the host (`budgets` in the host config). */
+  readonly budgets: Readonly<HostBudgets>;
   /**
    * Makes everything published so far durable (commits the bus's durable
    * queues). Call before output that acknowledges input leaves the host: an

@@ -129,6 +129,14 @@ export const hostConfig = z
     shutdownTimeoutMs: positiveInt.default(5000),
     /** Log every message between the main thread and the modules' workers (also --trace-protocol). */
     traceProtocol: z.boolean().default(false),
+    /** What all modules together may make the host hold. */
+    budgets: z
+      .object({
+        /** Bytes received on all modules' sockets and not yet handled by their modules; past it, every connection stops reading until they catch up. */
+        socketInputBytes: positiveInt.default(32 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     modules: z.record(moduleName, moduleConfig),
   })
   .strict();

@@ -78,6 +78,7 @@ export function fakeService<Ops extends CapabilityOps>(
 ) {
   const denials: Denial[] = [];
   let commits = 0;
+  const shared = new Map<string, unknown>();
   let ready = true;
   const bus = opts.bus ?? new Bus();
   const host: HostServices = {
@@ -87,6 +88,11 @@ export function fakeService<Ops extends CapabilityOps>(
     commit: () => {
       commits++;
       bus.commit();
+    },
+    budgets: { socketInputBytes: 32 * 1024 * 1024 },
+    shared: <T>(key: string, create: () => T): T => {
+      if (!shared.has(key)) shared.set(key, create());
+      return shared.get(key) as T;
     },
   };
   const toWorker = (opts.toWorker ?? {}) as Record<string, (args: unknown) => unknown>;
