@@ -11,6 +11,8 @@ import { moduleLimits } from './config/schema.ts';
 import { HostError } from './errors.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
+import { HostMetrics } from './metrics/host-metrics.ts';
+import { noMetrics } from './metrics/recorder.ts';
 import { type ModuleInfo, ModuleRuntime, type ModuleSource, type RemoveOptions } from './runtime/module-runtime.ts';
 import { StandbyWorker } from './sandbox/standby.ts';
 import { type WorkerBundle, workerBundle } from './sandbox/worker-bundle.ts';
@@ -20,6 +22,8 @@ export class Host {
   readonly bus: Bus;
   readonly modules = new Map<string, ModuleRuntime>();
   readonly services: HostServices;
+  /** GET /metrics; undefined when the config turns metrics off. */
+  readonly metrics: HostMetrics | undefined;
   readonly #logger: Logger;
   readonly #store: DurableStore;
   /** Names being added, replaced or removed: one change per module at a time. */
@@ -52,6 +56,9 @@ export class Host {
       store: this.#store,
       onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
+    this.metrics = config.metrics ? new HostMetrics({ modules: () => [...this.modules.values()], bus: this.bus }) : undefined;
+    const metrics = this.metrics;
+    if (metrics) this.#store.onCommit = (seconds) => metrics.durableCommit(seconds);
     const shared = new Map<string, unknown>();
     this.services = {
       logger,
@@ -59,6 +66,7 @@ export class Host {
       dataDir,
       commit: () => this.bus.commit(),
       budgets: config.budgets,
+      metrics: this.metrics ?? noMetrics,
       shared: <T>(key: string, create: () => T): T => {
         if (!shared.has(key)) shared.set(key, create());
         return shared.get(key) as T;
@@ -146,6 +154,7 @@ export class Host {
       standby: this.#standby,
       logLevel: this.config.logLevel,
       trace: this.config.traceProtocol,
+      metrics: this.config.metrics,
       source,
     });
     this.modules.set(spec.name, runtime);

@@ -50,6 +50,8 @@ export class Bus {
   readonly #index = new TopicIndex<Entry>();
   readonly #congestionWatchers = new Set<(subscriberId: string, congested: boolean) => void>();
   #published = 0;
+  /** Messages published, by the module that published them. */
+  readonly #byPublisher = new Map<string, number>();
   /** Drops during the publish in progress, reported once its fan-out is done. */
   #drops: [string, BusMessage][] | undefined;
 
@@ -62,6 +64,11 @@ export class Bus {
   }
 
   /** Messages published so far. */
+  /** Messages published by `publisher` so far. */
+  publishedBy(publisher: string): number {
+    return this.#byPublisher.get(publisher) ?? 0;
+  }
+
   get published(): number {
     return this.#published;
   }
@@ -78,6 +85,7 @@ export class Bus {
     if (problem) throw new Error(problem);
     const message: BusMessage = { topic, payload, publishedAt: this.#now(), publisher };
     const seq = ++this.#published;
+    if (publisher !== undefined) this.#byPublisher.set(publisher, (this.#byPublisher.get(publisher) ?? 0) + 1);
     const targets: Entry[] = [];
     this.#index.match(topic, (entry) => {
       if (entry.mark === seq) return;

@@ -247,6 +247,11 @@ export class Subscriber {
     };
   }
 
+  /** When the oldest message not yet delivered was published (ms since the epoch), if there is one. */
+  oldestPublishedAt(): number | undefined {
+    return (this.#batch?.[0] ?? this.#queue[this.#head])?.publishedAt;
+  }
+
   /** Resolves when nothing is queued or in flight (or the subscriber was removed). */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();

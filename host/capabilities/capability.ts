@@ -172,6 +172,8 @@ export interface WorkerContext<Ops extends CapabilityOps = NoOps> {
   onClose(fn: () => void | Promise<void>): void;
   /** Checks a per-module rate limit (`limits.<key>` per second); logs the first refusal of each burst. */
   allow(limitKey: string): boolean;
+  /** What the instance counts about itself, reported as the host's metrics (guest metrics go here too). */
+  readonly metrics: import('../sandbox/worker-metrics.ts').WorkerMetrics;
   /** The worker's wasi:io stream classes, for capabilities that hand out streams (files). */
   readonly io: typeof import('../sandbox/wasi/io.ts');
 }
@@ -204,6 +206,8 @@ export interface HostServices {
   shared<T>(key: string, create: () => T): T;
   /** Budgets over all modules of the host (`budgets` in the host config). */
   readonly budgets: Readonly<HostBudgets>;
+  /** Where services count what happens on the main thread (requests, bytes), for GET /metrics. */
+  readonly metrics: import('../metrics/recorder.ts').MetricsRecorder;
   /**
    * Makes everything published so far durable (commits the bus's durable
    * queues). Call before output that acknowledges input leaves the host: an
@@ -264,6 +268,8 @@ export interface ServiceBinding<Ops extends CapabilityOps = NoOps> {
   update?(grant: unknown, entry: Readonly<Record<string, unknown>>): void;
   /** Bytes the host holds on the module's behalf (queues, unsent output, pending I/O), by what holds them. */
   held?(): Record<string, number>;
+  /** Other current values worth a metric (open connections), by name. */
+  gauges?(): Record<string, number>;
   /** The module is removed or the host stops: release everything. */
   close?(): void | Promise<void>;
 }

@@ -129,6 +129,8 @@ export const hostConfig = z
     shutdownTimeoutMs: positiveInt.default(5000),
     /** Log every message between the main thread and the modules' workers (also --trace-protocol). */
     traceProtocol: z.boolean().default(false),
+    /** Count what the modules do for GET /metrics (the modules' workers count, and send it once a second). */
+    metrics: z.boolean().default(true),
     /** What all modules together may make the host hold. */
     budgets: z
       .object({

@@ -5,7 +5,9 @@ import { Bus } from '../../host/bus/bus.ts';
 import type { CapabilityOps, Channel, HostServices, ModuleHandle, OpHandlers, WorkerContext } from '../../host/capabilities/capability.ts';
 import { moduleLimits } from '../../host/config/schema.ts';
 import { createLogger, type Logger } from '../../host/logger.ts';
+import { noMetrics } from '../../host/metrics/recorder.ts';
 import * as io from '../../host/sandbox/wasi/io.ts';
+import { WorkerMetrics } from '../../host/sandbox/worker-metrics.ts';
 
 export interface Denial {
   target: string;
@@ -61,6 +63,7 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
       closers.push(fn);
     },
     allow: () => true,
+    metrics: new WorkerMetrics(),
     io,
     ...overrides,
   };
@@ -90,6 +93,7 @@ export function fakeService<Ops extends CapabilityOps>(
       bus.commit();
     },
     budgets: { socketInputBytes: 32 * 1024 * 1024 },
+    metrics: noMetrics,
     shared: <T>(key: string, create: () => T): T => {
       if (!shared.has(key)) shared.set(key, create());
       return shared.get(key) as T;

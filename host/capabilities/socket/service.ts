@@ -184,6 +184,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   const receive = (c: Connection, chunk: Buffer) => {
     // Once the guest has closed the connection it has no use for more input.
     if (c.closing) return;
+    host.metrics.socketBytes(module.name, 'in', chunk.length);
     emit({ tag: 'data', val: [c.id, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)] }, chunk.length);
   };
 
@@ -421,6 +422,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
         // This may acknowledge a message the guest published just before (an
         // MQTT PUBACK): what it published must be durable before the peer hears of it.
         host.commit();
+        host.metrics.socketBytes(module.name, 'out', data.length);
         if (c.ws) c.ws.send(data, { binary: true });
         else c.socket.write(data);
         if (c.socket.writableNeedDrain && !c.writeBlocked) {
@@ -452,6 +454,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     },
 
     held: () => ({ socketUnsentBytes: unsentTotal(), socketReceivedBytes: backlog }),
+    gauges: () => ({ socketConnections: connections.size }),
 
     instanceStarting(n) {
       instance = 0;
