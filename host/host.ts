@@ -53,10 +53,11 @@ export class Host {
    * Loads every component of the config (transpiling through the cache and
    * checking its world) before starting any, so a bad component stops the host
    * at once with its name and what does not match, then starts them all.
+   * `sources` says where each came from (default: the config file).
    */
-  async start(): Promise<void> {
+  async start(sources: ReadonlyMap<string, ModuleSource> = new Map()): Promise<void> {
     const loaded = await Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const));
-    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, 'config')));
+    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, sources.get(spec.name) ?? 'config')));
   }
 
   /** Adds and starts a module; rejects if the name is taken or the component does not fit. Resolves after its first start attempt. */
