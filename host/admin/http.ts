@@ -55,7 +55,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Answers an error; anything that is not a HostError is a 500 whose details stay in the log. */
+/**
+ * Answers an error; anything that is not a HostError is a 500 whose details
+ * stay in the log. A body the request still carries is read and dropped by
+ * node:http after the answer (so a client still uploading sees the answer,
+ * not a reset), except after a 413, which closes the connection.
+ */
 export function sendError(res: ServerResponse, e: unknown): { status: number; code: string } {
   if (e instanceof HostError) {
     const status = e instanceof AdminError ? e.status : (STATUS[e.code] ?? 500);
@@ -134,9 +139,7 @@ export class Form {
 export async function readForm(req: IncomingMessage, maxBytes: number, example: string): Promise<Form> {
   const type = req.headers['content-type'] ?? '';
   if (!/^multipart\/form-data\s*;/i.test(type)) {
-    throw new AdminError(400, 'EH_ADMIN_REQUEST', `expected a multipart/form-data body (got ${type ? `"${type}"` : 'no content type'}), e.g. ${example}`, {
-      connection: 'close',
-    });
+    throw new AdminError(400, 'EH_ADMIN_REQUEST', `expected a multipart/form-data body (got ${type ? `"${type}"` : 'no content type'}), e.g. ${example}`);
   }
   const body = await readBody(req, maxBytes, 'the request (with its component)');
   try {

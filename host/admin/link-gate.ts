@@ -18,15 +18,28 @@ import { capabilityFor } from '../capabilities/index.ts';
 import type { ResolvedModule } from '../config/load.ts';
 import { HostError } from '../errors.ts';
 
-/** What to grant, by the grant schema's own keys: `grants.outboundHttp.allowedHosts`. */
-function keysToSet(cap: AnyCapability): string {
+/**
+ * The keys of a grant that grant something: those whose default is an empty
+ * list (allowedHosts, publish/subscribe, listen, mounts). Other keys (timeouts,
+ * sizes) only shape what those allow.
+ */
+function grantingKeys(cap: AnyCapability): string[] {
   const empty = cap.grant.parse({}) as Record<string, unknown>;
-  const keys = Object.keys(empty).map((k) => `grants.${cap.grantKey}.${k}`);
-  return keys.length > 0 ? keys.join(' or ') : `grants.${cap.grantKey}`;
+  return Object.keys(empty).filter((k) => Array.isArray(empty[k]) && (empty[k] as unknown[]).length === 0);
 }
 
-function isEmptyGrant(cap: AnyCapability, grant: unknown): boolean {
-  return JSON.stringify(grant ?? cap.grant.parse({})) === JSON.stringify(cap.grant.parse({}));
+/** Whether a grant allows nothing: every granting key is empty (or, without such keys, it is the default). */
+function grantsNothing(cap: AnyCapability, grant: unknown): boolean {
+  const value = (grant ?? {}) as Record<string, unknown>;
+  const keys = grantingKeys(cap);
+  if (keys.length === 0) return JSON.stringify(grant ?? cap.grant.parse({})) === JSON.stringify(cap.grant.parse({}));
+  return keys.every((k) => !Array.isArray(value[k]) || value[k].length === 0);
+}
+
+/** What to set, by the grant schema's own keys: `grants.outboundHttp.allowedHosts`. */
+function keysToSet(cap: AnyCapability): string {
+  const keys = grantingKeys(cap).map((k) => `grants.${cap.grantKey}.${k}`);
+  return keys.length > 0 ? keys.join(' or ') : `grants.${cap.grantKey}`;
 }
 
 /** Throws EH_IMPORT_NOT_GRANTED naming every import the entry grants nothing for. */
@@ -39,7 +52,7 @@ export function checkImportsGranted(spec: ResolvedModule, imports: readonly stri
     if (!cap?.grantKey || seen.has(cap.name)) continue;
     seen.add(cap.name);
     const grant = (spec.grants as Record<string, unknown>)[cap.grantKey];
-    if (!isEmptyGrant(cap, grant)) continue;
+    if (!grantsNothing(cap, grant)) continue;
     problems.push(
       `${where}.grants.${cap.grantKey}: the component imports ${iface}, but the entry grants nothing of it, so every call would be denied; set ${keysToSet(cap)}, or deploy a component that does not import it`,
     );

@@ -14,7 +14,7 @@ export async function run(ctx: AdminContext, req: IncomingMessage, res: ServerRe
   try {
     ticket = ctx.runOnce.reserve();
   } catch (e) {
-    if (e instanceof RunBusy) throw new AdminError(429, 'EH_RUN_BUSY', e.message, { 'retry-after': String(e.retryAfterSeconds), connection: 'close' });
+    if (e instanceof RunBusy) throw new AdminError(429, 'EH_RUN_BUSY', e.message, { 'retry-after': String(e.retryAfterSeconds) });
     throw e;
   }
   try {

@@ -100,13 +100,9 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer | unde
       }
       if (!authorized(req.headers.authorization, token)) {
         warnUnauthorized();
-        throw new AdminError(401, 'EH_ADMIN_UNAUTHORIZED', 'missing or wrong bearer token', {
-          'www-authenticate': 'Bearer realm="edgehost"',
-          connection: 'close',
-        });
+        throw new AdminError(401, 'EH_ADMIN_UNAUTHORIZED', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="edgehost"' });
       }
-      if (!open)
-        throw new AdminError(503, 'EH_HOST_STARTING', 'the host is starting its modules; retry in a moment', { 'retry-after': '1', connection: 'close' });
+      if (!open) throw new AdminError(503, 'EH_HOST_STARTING', 'the host is starting its modules; retry in a moment', { 'retry-after': '1' });
       await route(ctx, method, url, req, res, controller.signal);
     } catch (e) {
       const { status, code } = sendError(res, e);

@@ -92,7 +92,8 @@ export function loadModuleEntry(name: string, raw: unknown, opts: { base: string
   const nameOk = moduleName.safeParse(name);
   if (!nameOk.success) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${opts.where}: name "${name}": ${nameOk.error.issues[0].message}`);
   const parsed = moduleConfig.safeParse(raw);
-  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '');
+  // Key paths continue `where` (modules.probe.grants...), as they continue the file's modules.<name> in a config file.
+  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '', true);
   const problems: string[] = [];
   const resolved = resolveModule(name, parsed.data as ModuleConfig, { ...opts, problems });
   if (problems.length > 0 || !resolved) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${problems.join('\n  ')}`);
@@ -141,9 +142,17 @@ function keyPath(path: readonly PropertyKey[]): string {
   return s || '(top level)';
 }
 
-function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config'): HostError {
+function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config', continuePath = false): HostError {
   const lines = issues.map((issue) => {
     const path = keyPath(issue.path);
+    if (continuePath) {
+      const reason =
+        issue.code === 'unrecognized_keys'
+          ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`
+          : issue.message;
+      const at = issue.path.length === 0 ? where : `${where}${path.startsWith('[') ? '' : '.'}${path}`;
+      return `${at}: ${reason}`;
+    }
     let reason = issue.message;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;

@@ -152,7 +152,7 @@ export class RunOnce {
       delivery: { maxAttempts: 1, retryInitialMs: 1, lingerMs: 0 },
       restart: { maxStartFailures: 1 },
     };
-    const spec = loadModuleEntry(id, raw, { base: this.#base, where: 'run request' });
+    const spec = loadModuleEntry(id, raw, { base: this.#base, where: 'run request: module' });
     const component = await loadComponent(spec, this.#cacheDir);
     const messages = (req.messages ?? []).map((m) => ({
       topic: m.topic,

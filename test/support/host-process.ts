@@ -34,6 +34,8 @@ export function writeConfig(config: Record<string, unknown>): string {
  */
 export class HostProcess {
   readonly child: ChildProcess;
+  /** The arguments it was started with (including the --data-dir and --admin-address added here). */
+  readonly args: string[];
   readonly lines: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -45,6 +47,7 @@ export class HostProcess {
     if (!args.includes('--data-dir') && !args.includes('--help')) args = [...args, '--data-dir', tempDir()];
     // Hosts of parallel tests must not race for the default admin port: each gets a free one (logged, and in <data-dir>/admin-address).
     if (!args.includes('--admin-address') && !args.includes('--help')) args = [...args, '--admin-address', '127.0.0.1:0'];
+    this.args = args;
     this.child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'host/main.ts'), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
