@@ -140,7 +140,7 @@ export const adminOptions = z
     /** Largest component upload accepted. */
     maxUploadMb: positiveInt.max(1024).default(64),
     /** Open connections at once; more are refused. */
-    maxConnections: positiveInt.max(10_000).default(32),
+    maxConnections: positiveInt.max(10_000).default(128),
     run: runOnceOptions.prefault({}),
   })
   .strict();

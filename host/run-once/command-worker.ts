@@ -4,9 +4,10 @@
 // calls wasi:cli/run#run once, answers how it ended and exits. The main
 // thread terminates the worker at the run's deadline; the guest's memories
 // cannot grow past the cap compiled into them.
+import module from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CapabilityOps, WorkerContext, WorkerHalf } from '../capabilities/capability.ts';
-import { forwardingLogger } from '../logger.ts';
+import type { Logger } from '../logger.ts';
 import { errorText } from '../sandbox/link.ts';
 import { ModuleExit } from '../sandbox/wasi/cli.ts';
 import { createWasi } from '../sandbox/wasi/index.ts';
@@ -20,7 +21,18 @@ const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 const denials: string[] = [];
 const closers: (() => void | Promise<void>)[] = [];
 // Host functions' own log lines have nowhere to go in a run: what matters reaches the answer.
-const logger = forwardingLogger('silent', () => {});
+// (A logger of its own, not host/logger.ts: that one loads pino, about 30 MB in every run's worker.)
+const silent = () => {};
+const logger: Logger = {
+  trace: silent,
+  debug: silent,
+  info: silent,
+  warn: silent,
+  error: silent,
+  fatal: silent,
+  child: () => logger,
+  isLevelEnabled: () => false,
+};
 const denied = (capability: string, target: string, allowWith: string) => {
   const text = `${capability}: ${target} is not granted to this run; to allow it: ${allowWith}`;
   if (!denials.includes(text)) denials.push(text);
@@ -89,6 +101,8 @@ try {
   finish({ t: 'invalid', error: `the component failed to instantiate: ${errorText(e)}` });
   process.exit(0);
 }
+// Everything this worker loads is loaded: write it to the compile cache now (a run may end by termination).
+module.flushCompileCache?.();
 const run = Object.entries(instance).find(([k]) => unversioned(k) === 'wasi:cli/run')?.[1] as { run?: () => unknown } | undefined;
 if (typeof run?.run !== 'function') {
   finish({ t: 'invalid', error: 'the component does not export wasi:cli/run' });

@@ -22,6 +22,21 @@ export interface CommandRun {
   maxOutputBytes: number;
   /** Aborts the run (the client went away): the worker is terminated. */
   signal?: AbortSignal;
+  /** Node's compile cache for the run's worker (see workerEntry). */
+  compileCacheDir?: string;
+}
+
+/**
+ * The run's worker entry: a few lines of JavaScript that turn Node's compile
+ * cache on, then load the TypeScript worker. With the stripped code cached, a
+ * worker does not load Node's TypeScript stripper: about 24 MB less resident
+ * memory for each run at a time, and a faster start.
+ */
+function workerEntry(compileCacheDir: string | undefined): URL {
+  const worker = new URL('./command-worker.ts', import.meta.url);
+  if (!compileCacheDir) return worker;
+  const code = `import module from 'node:module';\nmodule.enableCompileCache(${JSON.stringify(compileCacheDir)});\nawait import(${JSON.stringify(worker.href)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
 /** Heap for the worker's JavaScript (glue, stdin): the guest's own memory is capped in its modules. */
@@ -40,7 +55,7 @@ export function runCommand(run: CommandRun): Promise<RunResult> {
     limits: run.limits,
   };
   const started = performance.now();
-  const worker = new Worker(new URL('./command-worker.ts', import.meta.url), {
+  const worker = new Worker(workerEntry(run.compileCacheDir), {
     workerData: init,
     // The worker sees no host environment: the run's environment reaches the guest through WASI only.
     env: {},

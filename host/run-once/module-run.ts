@@ -61,10 +61,22 @@ class RunLog {
       }
       return;
     }
-    if (line.code === 'EH_DENIED' && !this.denied.includes(line.msg)) this.denied.push(line.msg);
+    if (line.code === 'EH_DENIED') {
+      const text = denial(line as unknown as { capability: string; target: string; allowWith: string });
+      if (!this.denied.includes(text)) this.denied.push(text);
+    }
     this.#logBytes += line.msg.length;
     if (this.#logBytes <= this.#max) this.lines.push({ level: levelNames[line.level] ?? String(line.level), msg: line.msg });
   }
+}
+
+/**
+ * A denial as the run's client needs it: the key of the run request to set
+ * ("grants.outboundHttp.allowedHosts"), not the host flag a module would use.
+ */
+function denial(line: { capability: string; target: string; allowWith: string }): string {
+  const key = /\(or modules\.[a-z0-9-]+\.([^)]+)\)/.exec(line.allowWith)?.[1];
+  return `${line.capability}: ${line.target} is not granted to this run; to allow it: ${key ? `${key} in the run request` : line.allowWith}`;
 }
 
 /** A bus that remembers what one publisher published, in order. */

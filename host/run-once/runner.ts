@@ -135,6 +135,7 @@ export class RunOnce {
       maxMemoryMb: limits.maxMemoryMb,
       maxOutputBytes: limits.maxOutputBytes,
       signal: input.signal,
+      compileCacheDir: join(this.#cacheDir, 'node-compile-cache'),
     });
   }
 

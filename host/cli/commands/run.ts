@@ -5,7 +5,7 @@ import type { RunResult } from '../../run-once/result.ts';
 import { call, clientHelp, clientOptions, filePart, findAdmin } from '../client.ts';
 import { type Command, intOption, parse, printJson, usageError } from '../command.ts';
 
-const usage = `Usage: edgehost run <component.wasm> [--stdin FILE] [--arg A]... [--env K=V]... [limits] [options]
+const usage = `Usage: edgehost run <component.wasm> [--stdin FILE] [--arg A]... [--env K=V]... [limits] [options] [-- args...]
 
 Runs a component once on the host and prints what it wrote: its stdout here on stdout, its
 stderr on stderr, and exits with its exit status. A wasi:cli/command (from any language) gets
@@ -14,7 +14,8 @@ module for one call (see --request). It gets no network and no filesystem unless
 grants them (the module grant schema), and it is stopped at its limits.
 
   --stdin <file>            stdin for the program ("-" reads this command's stdin)
-  --arg <value>             an argument (repeatable, in order)
+  --arg <value>             an argument (repeatable, in order; --arg=--x for one that starts
+                            with a dash); arguments after -- follow them
   --env <name=value>        an environment variable (repeatable)
   --deadline-ms <n>         wall-clock deadline (default: the host's, 10000)
   --max-memory-mb <n>       linear memory cap (default: the host's, 64)
@@ -53,7 +54,6 @@ export const run: Command = {
     }
     const [componentPath, ...rest] = positionals;
     if (!componentPath) throw usageError('run needs a component file', usage);
-    if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}" (pass program arguments with --arg)`, usage);
     let request: Record<string, unknown> = {};
     if (values.request) {
       try {
@@ -62,7 +62,7 @@ export const run: Command = {
         throw new HostError('EH_CLI_USAGE', `cannot read the request ${values.request}: ${(e as Error).message}`);
       }
     }
-    if (values.arg) request.args = values.arg;
+    if (values.arg || rest.length > 0) request.args = [...(values.arg ?? []), ...rest];
     if (values.env) {
       const env: Record<string, string> = { ...(request.env as Record<string, string> | undefined) };
       for (const kv of values.env) {
