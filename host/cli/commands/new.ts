@@ -47,8 +47,11 @@ export const scaffoldCommand: Command = {
       writeFileSync(file, text);
       process.stdout.write(`created ${relative(process.cwd(), file) || file}\n`);
     }
+    const at = (p: string) => relative(process.cwd(), resolve(root, p)) || '.';
+    const build =
+      root === resolve(repo) ? 'npm run build' : `npm exec -- node scripts/build-modules.ts --modules ${at('modules')} --out ${at('build/modules')}`;
     process.stdout.write(
-      `\nNext:\n  npm run build\n  npm exec -- node --test test/modules/${name}/module.test.ts\n  npm exec -- edgehost deploy ${name} build/modules/${name}.wasm --module modules/${name}/deploy.json\n`,
+      `\nNext:\n  ${build}\n  npm exec -- node --test ${at(`test/modules/${name}/module.test.ts`)}\n  npm exec -- edgehost deploy ${name} ${at(`build/modules/${name}.wasm`)} --module ${at(`modules/${name}/deploy.json`)}\n`,
     );
     return 0;
   },
