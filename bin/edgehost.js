@@ -4,6 +4,7 @@
 // runs it again with the Node 24 that `npm install` put in node_modules/.bin.
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +13,9 @@ const entry = join(root, 'host', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= 24) {
+  // The CLI is loaded from TypeScript on every call: Node's compile cache (in the OS temp folder,
+  // or NODE_COMPILE_CACHE) keeps the stripped and compiled code, so a call starts in about a third of the time.
+  module.enableCompileCache?.();
   process.removeAllListeners('warning');
   process.on('warning', (w) => {
     if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`);

@@ -4,7 +4,6 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { HostError } from '../errors.ts';
 
 export interface Command {
-  summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
 }

@@ -4,14 +4,16 @@
 // `edgehost: CODE: message` (the API's own code and message when it refused).
 import { HostError } from '../errors.ts';
 import type { Command } from './command.ts';
-import { deploy } from './commands/deploy.ts';
-import { ls } from './commands/ls.ts';
-import { scaffoldCommand } from './commands/new.ts';
-import { rm } from './commands/rm.ts';
-import { run } from './commands/run.ts';
-import { start } from './commands/start.ts';
 
-const commands: Record<string, Command> = { start, ls, deploy, rm, run, new: scaffoldCommand };
+/** Each command's file is loaded only when it runs: `edgehost ls` does not load what `new` or `start` need. */
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  start: { summary: 'start the host (the same flags as npm start; --help lists them)', load: async () => (await import('./commands/start.ts')).start },
+  ls: { summary: 'list the modules of the running host', load: async () => (await import('./commands/ls.ts')).ls },
+  deploy: { summary: 'add or replace a module (component + entry)', load: async () => (await import('./commands/deploy.ts')).deploy },
+  rm: { summary: 'stop and remove a module', load: async () => (await import('./commands/rm.ts')).rm },
+  run: { summary: 'run a component once under limits and print its output', load: async () => (await import('./commands/run.ts')).run },
+  new: { summary: 'scaffold a new module for a world', load: async () => (await import('./commands/new.ts')).scaffoldCommand },
+};
 
 function help(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
@@ -26,17 +28,17 @@ edgehost <command> --help shows a command's options.
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    const topic = name === 'help' && args[0] ? commands[args[0]] : undefined;
+    const topic = name === 'help' && args[0] && Object.hasOwn(commands, args[0]) ? await commands[args[0]].load() : undefined;
     process.stdout.write(topic ? `${topic.usage}\n` : help());
     return 0;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!command) {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!entry) {
     process.stderr.write(`edgehost: EH_CLI_USAGE: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
   try {
-    return await command.run(args);
+    return await (await entry.load()).run(args);
   } catch (e) {
     if (e instanceof HostError) {
       process.stderr.write(`edgehost: ${e.code}: ${e.message}\n`);

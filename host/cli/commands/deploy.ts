@@ -18,7 +18,6 @@ The deployment is recorded under the host's data dir and survives restarts.
 ${clientHelp}`;
 
 export const deploy: Command = {
-  summary: 'add or replace a module (component + entry)',
   usage,
   async run(args) {
     const { values, positionals } = parse(args, { ...clientOptions, module: { type: 'string' } }, usage);

@@ -28,7 +28,6 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export const ls: Command = {
-  summary: 'list the modules of the running host',
   usage,
   async run(args) {
     const { values, positionals } = parse(args, clientOptions, usage);

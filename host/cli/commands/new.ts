@@ -20,7 +20,6 @@ Then: npm run build, and edgehost deploy <name> build/modules/<name>.wasm --modu
   --root <dir>      Where modules/ and test/ are (default: this edgehost checkout)`;
 
 export const scaffoldCommand: Command = {
-  summary: 'scaffold a new module for a world',
   get usage() {
     return usage();
   },

@@ -11,7 +11,6 @@ removed stays removed after a restart, until it is deployed again.
 ${clientHelp}`;
 
 export const rm: Command = {
-  summary: 'stop and remove a module',
   usage,
   async run(args) {
     const { values, positionals } = parse(args, { ...clientOptions, 'keep-queue': { type: 'boolean' }, 'drain-timeout-ms': { type: 'string' } }, usage);

@@ -30,7 +30,6 @@ host refused the request.
 ${clientHelp}`;
 
 export const run: Command = {
-  summary: 'run a component once under limits and print its output',
   usage,
   async run(args) {
     const { values, positionals } = parse(

@@ -1,7 +1,6 @@
 import type { Command } from '../command.ts';
 
 export const start: Command = {
-  summary: 'start the host (the same flags as npm start; --help lists them)',
   usage: 'Usage: edgehost start [host options]   (edgehost start --help lists them)',
   async run(args) {
     const { runHost } = await import('../../start.ts');
