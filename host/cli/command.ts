@@ -1,5 +1,5 @@
-// What every `edgehost` command is: a name, one line for the command list, its
-// usage text, and a function from its arguments to an exit status.
+// What every `edgehost` command is: its usage text, and a function from its
+// arguments to an exit status (main.ts lists the commands, each loaded when it runs).
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { HostError } from '../errors.ts';
 
