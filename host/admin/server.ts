@@ -41,7 +41,7 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-export interface AdminOptions {
+export interface StartAdminOptions {
   host: Host;
   config: ResolvedConfig;
   desired: DesiredState;
@@ -57,7 +57,7 @@ export const addressFile = (dataDir: string) => join(resolve(dataDir), 'admin-ad
  * module starts), or returns undefined when admin.address is "off". Requests
  * are answered once `open` is called.
  */
-export async function startAdmin(opts: AdminOptions): Promise<AdminServer | undefined> {
+export async function startAdmin(opts: StartAdminOptions): Promise<AdminServer | undefined> {
   const { config, logger } = opts;
   const listen = parseAdminAddress(config.admin.address);
   if (!listen) {

@@ -125,7 +125,10 @@ export async function runModule(run: ModuleRun): Promise<RunResult> {
   const abort = () => end({ outcome: 'stopped', error: 'the request was cancelled' });
   run.signal?.addEventListener('abort', abort);
   try {
-    await Promise.race([runtime.start(), over]);
+    await Promise.race([
+      runtime.start().catch((e: unknown) => end({ outcome: 'trapped', error: `the module could not start: ${(e as Error).message}` })),
+      over,
+    ]);
     if (!ended && runtime.state !== 'ready') crashed();
     if (!ended) {
       for (const m of run.messages) bus.publish(m.topic, m.payload);

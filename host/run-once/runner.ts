@@ -69,7 +69,14 @@ export class RunOnce {
     try {
       const path = join(dir, 'component.wasm');
       writeFileSync(path, input.component);
-      const result = await this.#run(id, path, req, limits, input);
+      let result: RunResult;
+      try {
+        result = await this.#run(id, path, req, limits, input);
+      } catch (e) {
+        // The temporary path means nothing to the client: name what it sent.
+        if (e instanceof HostError && e.message.includes(path)) throw new HostError(e.code, e.message.replaceAll(path, 'the uploaded component'), { cause: e });
+        throw e;
+      }
       this.#logger.info(
         {
           run: id,

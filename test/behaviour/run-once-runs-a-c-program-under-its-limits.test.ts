@@ -150,3 +150,12 @@ test('`edgehost run` prints the program output and exits with its status', async
   assert.equal(refused.code, 1);
   assert.equal(refused.stderr, 'edgehost: EH_RUN_INVALID: run request: deadlineMs: 99999999 is more than this host allows (60000, admin.run.maxDeadlineMs)\n');
 });
+
+test('a file that is not a component is refused with 422, naming what was sent', async () => {
+  const file = join(tempDir(), 'not-a-component.wasm');
+  writeFileSync(file, 'hello');
+  const { status, json } = await admin.run<{ code: string; message: string }>(file);
+  assert.equal(status, 422);
+  assert.equal(json.code, 'EH_COMPONENT_INVALID');
+  assert.match(json.message, /^the uploaded component is not a component jco can transpile: /);
+});
