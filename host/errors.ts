@@ -23,6 +23,16 @@ export const errorCodes = {
   EH_MODULE_NOT_FOUND: 'no module with that name is running',
   EH_MODULE_BUSY: 'the module is being added, replaced or removed by another request',
   EH_HOST_STOPPING: 'the host is shutting down and takes no changes',
+  EH_HOST_STARTING: 'the host is still starting its modules; the admin API answers once they have started',
+  EH_IMPORT_NOT_GRANTED: 'a deployed component imports a capability its entry grants nothing of (the link-time gate)',
+  EH_ADMIN_UNAUTHORIZED: 'an admin API request had no bearer token, or a wrong one',
+  EH_ADMIN_REQUEST: 'an admin API request is malformed (format, missing part, unknown endpoint)',
+  EH_ADMIN_TOO_LARGE: 'an admin API request body is larger than its limit',
+  EH_ADMIN_INTERNAL: 'the admin API failed unexpectedly; the host log has the details',
+  EH_ADMIN_UNREACHABLE: 'the edgehost CLI cannot reach the admin API',
+  EH_STATE_INVALID: '<data-dir>/deployments.json cannot be read, or a deployment in it no longer validates',
+  EH_RUN_BUSY: 'run-once: the concurrency limit and the queue are full; retry after the time given',
+  EH_RUN_INVALID: 'run-once: the request or the component cannot be run (not a command and no world given, bad limits)',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -78,10 +78,11 @@ export class Host {
    * Loads every component of the config (transpiling through the cache and
    * checking its world) before starting any, so a bad component stops the host
    * at once with its name and what does not match, then starts them all.
+   * `sources` says where each came from (default: the config file).
    */
-  async start(): Promise<void> {
-    const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.#workerBundle()]);
-    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, 'config')));
+  async start(sources: ReadonlyMap<string, ModuleSource> = new Map()): Promise<void> {
+    const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.workerBundle()]);
+    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, sources.get(spec.name) ?? 'config')));
   }
 
   /** Adds and starts a module; rejects if the name is taken or the component does not fit. Resolves after its first start attempt. */
@@ -138,7 +139,7 @@ export class Host {
   }
 
   /** The JavaScript workers run, bundled once (see host/sandbox/worker-bundle.ts). */
-  #workerBundle(): Promise<WorkerBundle> {
+  workerBundle(): Promise<WorkerBundle> {
     return workerBundle(
       capabilities.map((c) => c.worker),
       join(dirname(resolve(this.config.cacheDir)), 'worker'),
@@ -146,7 +147,7 @@ export class Host {
   }
 
   async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
-    const bundle = await this.#workerBundle();
+    const bundle = await this.workerBundle();
     if (spec.idle && !this.#standby) this.#standby = new StandbyWorker(bundle.entry, moduleLimits.parse({}).workerHeapMb as number);
     const runtime = new ModuleRuntime(spec, component, {
       host: this.services,

@@ -21,6 +21,8 @@ export interface LoadedComponent {
   cacheHit: boolean;
   /** Transpile cache key. */
   key: string;
+  /** Interfaces the component imports, without versions (what the link-time gate checks). */
+  imports: string[];
   /** Time to transpile (or find in the cache) and compile. */
   ms: number;
 }
@@ -60,6 +62,7 @@ export async function loadComponent(module: ResolvedModule, cacheDir: string): P
     coreModules: modules,
     cacheHit: transpiled.cacheHit,
     key: transpiled.key,
+    imports: transpiled.imports.map((i) => i.replace(/@[^@/]*$/, '')),
     ms: performance.now() - started,
   };
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
+import { isLoopback, parseAdminAddress } from '../admin/address.ts';
 import type { RawModule } from '../capabilities/capability.ts';
 import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
 import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
@@ -39,6 +40,8 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   };
   set('logLevel', cli.logLevel, '--log-level');
   set('dataDir', cli.dataDir, '--data-dir');
+  setAdmin(raw, 'address', cli.adminAddress, '--admin-address', fromFlags);
+  setAdmin(raw, 'tokenFile', cli.adminTokenFile, '--admin-token-file', fromFlags);
   if (cli.traceProtocol) raw.traceProtocol = true;
   const rawModules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, RawModule>;
   for (const [path, flag] of applyModuleFlags(cli.moduleFlags, rawModules, worldImports(rawModules, dirname(file)), file)) fromFlags.set(path, flag);
@@ -52,10 +55,32 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
     const resolved = resolveModule(name, m, { base: dirname(file), where: `${file}: modules.${name}`, problems });
     if (resolved) modules.push(resolved);
   }
+  const adminProblem = checkAdmin(config, fromFlags);
+  if (adminProblem) problems.push(`${file}: ${adminProblem}`);
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
   if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
   const { modules: _, ...rest } = config;
   return { ...rest, file, modules };
+}
+
+/** A flag's value into `admin.<key>` of the raw config (created when missing). */
+function setAdmin(raw: Raw, key: string, value: string | undefined, flag: string, fromFlags: Map<string, string>) {
+  if (value === undefined) return;
+  const admin = raw.admin && typeof raw.admin === 'object' && !Array.isArray(raw.admin) ? (raw.admin as Raw) : {};
+  admin[key] = value;
+  raw.admin = admin;
+  fromFlags.set(`admin.${key}`, flag);
+}
+
+/**
+ * The admin API accepts deploys: reachable from other machines, it must not
+ * rely on a token the host made up and wrote to its own disk.
+ */
+function checkAdmin(config: HostConfig, fromFlags: Map<string, string>): string | undefined {
+  const address = parseAdminAddress(config.admin.address);
+  if (!address || isLoopback(address.host) || config.admin.tokenFile) return undefined;
+  const flag = fromFlags.get('admin.address');
+  return `admin.address: ${address.text} is not a loopback address${flag ? ` (from ${flag})` : ''}: the admin API deploys code, so listening there needs a token you chose. Pass --admin-token-file <file> (admin.tokenFile), or listen on 127.0.0.1`;
 }
 
 /**
@@ -67,7 +92,8 @@ export function loadModuleEntry(name: string, raw: unknown, opts: { base: string
   const nameOk = moduleName.safeParse(name);
   if (!nameOk.success) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${opts.where}: name "${name}": ${nameOk.error.issues[0].message}`);
   const parsed = moduleConfig.safeParse(raw);
-  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '');
+  // Key paths continue `where` (modules.probe.grants...), as they continue the file's modules.<name> in a config file.
+  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '', true);
   const problems: string[] = [];
   const resolved = resolveModule(name, parsed.data as ModuleConfig, { ...opts, problems });
   if (problems.length > 0 || !resolved) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${problems.join('\n  ')}`);
@@ -116,9 +142,17 @@ function keyPath(path: readonly PropertyKey[]): string {
   return s || '(top level)';
 }
 
-function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config'): HostError {
+function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config', continuePath = false): HostError {
   const lines = issues.map((issue) => {
     const path = keyPath(issue.path);
+    if (continuePath) {
+      const reason =
+        issue.code === 'unrecognized_keys'
+          ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`
+          : issue.message;
+      const at = issue.path.length === 0 ? where : `${where}${path.startsWith('[') ? '' : '.'}${path}`;
+      return `${at}: ${reason}`;
+    }
     let reason = issue.message;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;

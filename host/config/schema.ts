@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAdminAddress } from '../admin/address.ts';
 import { capabilities } from '../capabilities/index.ts';
 import { logLevels } from '../logger.ts';
 
@@ -117,6 +118,51 @@ export const moduleConfig = z
   .strict();
 export type ModuleConfig = Omit<z.infer<typeof moduleConfig>, 'limits'> & { limits: ModuleLimits };
 
+/** Run-once (POST /v1/run, `edgehost run`): how many at once, how many wait, and the limits a request may ask for. */
+export const runOnceOptions = z
+  .object({
+    /** Runs at the same time; each has its own worker thread. */
+    concurrency: positiveInt.max(64).default(4),
+    /** Runs waiting for a slot; past it a request gets 429 with Retry-After. */
+    queue: z.number().int().min(0).max(1000).default(16),
+    /** Wall-clock deadline of a run when the request gives none, and the most it may ask for. */
+    defaultDeadlineMs: positiveInt.default(10_000),
+    maxDeadlineMs: positiveInt.default(60_000),
+    /** Linear memory of a run when the request gives none, and the most it may ask for. */
+    defaultMemoryMb: positiveInt.default(64),
+    maxMemoryMb: positiveInt.default(512),
+    /** stdout and stderr are each cut at this many bytes (with a marker) unless the request asks for less, or more up to maxOutputBytes. */
+    defaultOutputBytes: positiveInt.default(1024 * 1024),
+    maxOutputBytes: positiveInt.default(16 * 1024 * 1024),
+  })
+  .strict();
+
+/** The admin API (HTTP): deploy, replace and remove modules, and run components once. */
+export const adminOptions = z
+  .object({
+    /** ip:port to listen on (port 0 picks a free one), or "off". A non-loopback address needs tokenFile. */
+    address: z
+      .string()
+      .default('127.0.0.1:9090')
+      .superRefine((value, ctx) => {
+        try {
+          parseAdminAddress(value);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
+    /** File holding the bearer token; without it one is generated into <dataDir>/admin-token. */
+    tokenFile: z.string().optional(),
+    /** Largest component upload accepted. */
+    maxUploadMb: positiveInt.max(1024).default(64),
+    /** Open connections at once; more are refused. */
+    maxConnections: positiveInt.max(10_000).default(128),
+    run: runOnceOptions.prefault({}),
+  })
+  .strict();
+export type AdminOptions = z.infer<typeof adminOptions>;
+export type RunOnceOptions = z.infer<typeof runOnceOptions>;
+
 export const hostConfig = z
   .object({
     $schema: z.string().optional(),
@@ -139,6 +185,7 @@ export const hostConfig = z
       })
       .strict()
       .prefault({}),
+    admin: adminOptions.prefault({}),
     modules: z.record(moduleName, moduleConfig),
   })
   .strict();
