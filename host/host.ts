@@ -48,7 +48,17 @@ export class Host {
       store: this.#store,
       onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
-    this.services = { logger, bus: this.bus, dataDir, commit: () => this.bus.commit() };
+    const shared = new Map<string, unknown>();
+    this.services = {
+      logger,
+      bus: this.bus,
+      dataDir,
+      commit: () => this.bus.commit(),
+      shared: <T>(key: string, create: () => T): T => {
+        if (!shared.has(key)) shared.set(key, create());
+        return shared.get(key) as T;
+      },
+    };
   }
 
   /**
