@@ -71,9 +71,10 @@ export function bodyStreams(ctx: Ctx, failure: () => string | undefined, changed
     override ready() {
       return this.#ready();
     }
-    override block(): void {
-      if (this.#ready()) return;
-      return waitUntil(this.#ready) as unknown as void;
+    // A promise where jco's glue expects nothing: the import is async (JSPI), the guest waits.
+    override block(): Promise<void> | undefined {
+      if (this.#ready()) return undefined;
+      return waitUntil(this.#ready);
     }
   }
 
@@ -87,9 +88,11 @@ export function bodyStreams(ctx: Ctx, failure: () => string | undefined, changed
     };
     const now = readyNow();
     if (now.length > 0) return new Uint32Array(now);
-    const soonest = list.filter((p) => !(p instanceof EventPollable)).reduce((min, p) => (p.deadlineNs < min ? p.deadlineNs : min), -1n as bigint);
+    // Clock pollables (of wasi:clocks) become ready by themselves: a timer wakes the wait for the soonest.
+    let soonest: bigint | undefined;
+    for (const p of list) if (!(p instanceof EventPollable) && (soonest === undefined || p.deadlineNs < soonest)) soonest = p.deadlineNs;
     let timer: NodeJS.Timeout | undefined;
-    if (soonest >= 0n) {
+    if (soonest !== undefined) {
       const ms = Math.max(0, Number(soonest - process.hrtime.bigint()) / 1e6);
       timer = setTimeout(() => changed.notify(), Math.ceil(ms));
     }
@@ -258,7 +261,8 @@ export function bodyStreams(ctx: Ctx, failure: () => string | undefined, changed
     #room = () => this.#out.permit > 0 || this.#out.closed !== undefined;
     override checkWrite(): bigint {
       // A stream whose reader is gone fails the check (jco takes a returned { tag: 'err' } as the result's err).
-      if (this.#out.closed !== undefined) return { tag: 'err', val: { tag: 'last-operation-failed', val: new io.IoError(this.#out.closed) } } as unknown as bigint;
+      if (this.#out.closed !== undefined)
+        return { tag: 'err', val: { tag: 'last-operation-failed', val: new io.IoError(this.#out.closed) } } as unknown as bigint;
       return BigInt(Math.min(this.#out.permit, io.MAX_STREAM_CHUNK));
     }
     override blockingWriteAndFlush(bytes: Uint8Array) {
@@ -266,9 +270,9 @@ export function bodyStreams(ctx: Ctx, failure: () => string | undefined, changed
       if (result.tag === 'err' || this.#room()) return result;
       return waitUntil(this.#room).then(() => result) as unknown as typeof result;
     }
-    override blockingFlush() {
-      if (this.#room()) return;
-      return waitUntil(this.#room) as unknown as void;
+    override blockingFlush(): Promise<void> | undefined {
+      if (this.#room()) return undefined;
+      return waitUntil(this.#room);
     }
     override subscribe() {
       return new EventPollable(this.#room);

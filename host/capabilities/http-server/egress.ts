@@ -111,7 +111,8 @@ export class Egress {
       });
       req.once('response', (res) => {
         pending.incoming = res;
-        if (head.betweenBytesTimeoutMs !== undefined) res.setTimeout(head.betweenBytesTimeoutMs, () => res.destroy(new Error('no bytes within the between-bytes timeout')));
+        if (head.betweenBytesTimeoutMs !== undefined)
+          res.setTimeout(head.betweenBytesTimeoutMs, () => res.destroy(new Error('no bytes within the between-bytes timeout')));
         const relay = new RelayToWorker(`ores:${head.n}`, res, this.#opts.send);
         pending.response = relay;
         const status = res.statusCode ?? 0;

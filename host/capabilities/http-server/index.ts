@@ -40,7 +40,12 @@ export const httpServer = defineCapability<HttpGrant, HttpOps>({
   grant: httpGrant,
   limits: {
     /** A request whose head (request line and headers) is larger gets 431. At most 64 KiB, what the listener reads. */
-    httpMaxHeaderBytes: z.number().int().positive().max(MAX_HEADER_BYTES).default(16 * 1024),
+    httpMaxHeaderBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_HEADER_BYTES)
+      .default(16 * 1024),
     /** A request body larger than this gets 413 (at once when its Content-Length says so). */
     httpMaxBodyBytes: z
       .number()
@@ -104,8 +109,8 @@ export const httpServer = defineCapability<HttpGrant, HttpOps>({
     for (const { name, grant } of modules) {
       const routes = (grant.routes.length > 0 ? grant.routes : ['/']).map(parseRoute);
       for (const address of new Set(grant.listen.map((a) => parseListenAddress(a).text))) {
-        let table = tables.get(address);
-        if (!table) tables.set(address, (table = new RouteTable<string>()));
+        const table = tables.get(address) ?? new RouteTable<string>();
+        tables.set(address, table);
         try {
           table.add(name, routes, routeLabel(name, grant));
         } catch (e) {

@@ -40,15 +40,15 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, gran
 
   const egress = new Egress({
     allowed: parseAllowedHosts(grant.allowedHosts),
-    denied: (url) =>
-      module.denied(
-        url.origin,
-        `--${module.name}-http-allowed-host ${allowEntryFor(url)} (or modules.${module.name}.grants.http.allowedHosts)`,
-      ),
+    denied: (url) => module.denied(url.origin, `--${module.name}-http-allowed-host ${allowEntryFor(url)} (or modules.${module.name}.grants.http.allowedHosts)`),
     send: (chunk, transfer) => {
       const worker = module.readyWorker();
       if (worker) worker.notify('chunk', chunk, transfer);
-      else void module.worker().then((w) => w.notify('chunk', chunk, transfer), () => {});
+      else
+        void module.worker().then(
+          (w) => w.notify('chunk', chunk, transfer),
+          () => {},
+        );
     },
     ack: (stream, bytes) => module.readyWorker()?.notify('ack', { stream, bytes }),
   });

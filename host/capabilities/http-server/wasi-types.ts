@@ -174,7 +174,10 @@ export function wasiHttpTypes({ streams, attach }: TypesHost) {
     readonly #headers: HeaderList;
     readonly #body: InstanceType<typeof Inbound>;
     #consumed = false;
-    constructor(head: { method: string; scheme: 'http' | 'https'; authority: string; pathWithQuery: string; headers: HeaderList }, body: InstanceType<typeof Inbound>) {
+    constructor(
+      head: { method: string; scheme: 'http' | 'https'; authority: string; pathWithQuery: string; headers: HeaderList },
+      body: InstanceType<typeof Inbound>,
+    ) {
       this.#method = head.method;
       this.#scheme = head.scheme;
       this.#authority = head.authority;

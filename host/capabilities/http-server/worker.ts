@@ -90,8 +90,7 @@ export const create: WorkerHalf<HttpGrant, HttpOps>['create'] = (ctx, grant) => 
     },
   });
 
-  const hint = (url: URL) =>
-    `--${ctx.moduleName}-http-allowed-host ${allowEntryFor(url)} (or modules.${ctx.moduleName}.grants.http.allowedHosts)`;
+  const hint = (url: URL) => `--${ctx.moduleName}-http-allowed-host ${allowEntryFor(url)} (or modules.${ctx.moduleName}.grants.http.allowedHosts)`;
   const failed = (val: HttpErrorCode) => err(val);
 
   const outgoingHandler = {
@@ -114,7 +113,10 @@ export const create: WorkerHalf<HttpGrant, HttpOps>['create'] = (ctx, grant) => 
         return failed({ tag: 'HTTP-request-denied' });
       }
       if (!ctx.allow('httpRequestsPerSecond')) {
-        return failed({ tag: 'internal-error', val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)` });
+        return failed({
+          tag: 'internal-error',
+          val: `outbound HTTP rate limit of ${ctx.limits.httpRequestsPerSecond}/s reached (limits.httpRequestsPerSecond)`,
+        });
       }
       const n = nextOutgoing++;
       const body = request.takenBody;
