@@ -74,8 +74,13 @@ export class Egress {
       this.#opts.denied(url);
       return Promise.resolve({ tag: 'err', val: { tag: 'HTTP-request-denied' } });
     }
-    const headers: string[] = [];
-    for (const [name, value] of head.headers) if (!HOP_BY_HOP.has(name)) headers.push(name, value);
+    // As an object (Node adds Host from the URL then), repeated names as lists.
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of head.headers) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const seen = headers[name];
+      headers[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+    }
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
       let settled = false;

@@ -118,7 +118,9 @@ export class Exchange {
       this.res.destroy();
       return;
     }
-    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    // A request whose body was not read to its end leaves the connection unusable for another.
+    const close: Record<string, string> = this.req.complete ? {} : { connection: 'close' };
+    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...close, ...headers });
     this.res.end(text);
   }
 
@@ -182,9 +184,7 @@ export class Exchange {
 
   /** The instance ended during the request (trap, deadline, memory) or could not be reached. */
   handlerFailed(status: 500 | 503 | 504, why: string): void {
-    this.#requestBody?.fail(why);
-    if (this.done) return;
-    if (this.#answered) return;
+    if (this.done || this.#answered) return;
     this.answer(status, `${why}\n`, status === 503 ? { 'retry-after': '1' } : {});
   }
 

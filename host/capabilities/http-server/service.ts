@@ -119,10 +119,10 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, gran
     ex.expired = true;
     const message = `http-server: the handler of ${ex.req.method} ${ex.req.url} ran past its deadline of ${ms} ms (limits.httpRequestTimeoutMs); the module is restarted`;
     logger.error({ code: 'EH_HTTP_DEADLINE', ...requestLog(ex), limitMs: ms }, message);
-    ex.handlerFailed(504, `module ${module.name} did not answer within ${ms} ms`);
     // Every wait of the guest in this request now fails, which ends the instance; a guest
     // that is busy rather than waiting is ended by the call deadline's watchdog.
     ex.worker.notify('expire', { id: ex.id, message });
+    ex.handlerFailed(504, `module ${module.name} did not answer within ${ms} ms`);
   };
 
   /** Hands the next waiting request to the module, when none is being handled. */
