@@ -24,7 +24,7 @@ export interface Traffic {
   ops: string[];
 }
 
-export function wire(opts: { name?: string; grant: Partial<HttpGrant>; limits?: Record<string, number>; shared?: Map<string, unknown>; guest: Guest }) {
+export function wire(opts: { name?: string; grant?: Partial<HttpGrant>; limits?: Record<string, number>; shared?: Map<string, unknown>; guest: Guest }) {
   const name = opts.name ?? 'web';
   const grant: HttpGrant = { listen: [], routes: [], allowedHosts: [], ...opts.grant };
   const limits = moduleLimits.parse(opts.limits ?? {}) as Record<string, number>;
@@ -60,7 +60,10 @@ export function wire(opts: { name?: string; grant: Partial<HttpGrant>; limits?: 
       if (c.stream.startsWith('res:') || c.stream.startsWith('oreq:')) fromWorker += c.data?.length ?? 0;
       traffic.maxFromWorker = Math.max(traffic.maxFromWorker, fromWorker);
     }
-    return cross(() => (binding?.handlers as Record<string, (a: unknown) => unknown>)[op](args)).then(
+    return cross(() => {
+      if (!binding) throw new Error('no service: its bind failed');
+      return (binding.handlers as Record<string, (a: unknown) => unknown>)[op](args);
+    }).then(
       (v) => cross(() => v),
       (e) => cross(() => Promise.reject(e)),
     );
