@@ -64,7 +64,7 @@ describe('the platform package (wit/)', () => {
       exports: ['edgehost:platform/lifecycle', 'edgehost:platform/message-handler', 'edgehost:platform/timer-handler'],
       docs: 'A sensor reader: publishes readings on a timer.',
     });
-    assert.deepEqual([...p.worlds.keys()], ['telemetry', 'gateway', 'server']);
+    assert.deepEqual([...p.worlds.keys()], ['telemetry', 'gateway', 'server', 'http-service']);
   });
 
   test('reads function signatures: parameter names and types, and the result type', () => {
