@@ -2,7 +2,7 @@
 // (the other end is body-streams.ts): never more than WINDOW bytes of one body
 // in flight, so a 50 MB body costs the host a window, not 50 MB.
 import type { Readable, Writable } from 'node:stream';
-import { WINDOW } from './body-streams.ts';
+import { MOVE_BYTES, WINDOW } from './body-streams.ts';
 import type { HeaderList, StreamChunk } from './ops.ts';
 
 /** Sends a chunk to the worker half (moving, not copying, `transfer`). */
@@ -51,7 +51,8 @@ export class RelayToWorker {
         return;
       }
       const data = own(chunk);
-      this.#send({ stream: this.name, data }, [data.buffer as ArrayBuffer]);
+      // A large chunk is moved to the worker; a small one is cheaper to copy across.
+      this.#send({ stream: this.name, data }, data.length >= MOVE_BYTES ? [data.buffer as ArrayBuffer] : undefined);
       this.#credit -= data.length;
       if (this.#credit <= 0) this.#source.pause();
     });

@@ -24,6 +24,8 @@ import type { HeaderList, HttpOps, StreamChunk } from './ops.ts';
 export const WINDOW = 1024 * 1024;
 /** The reader hands credit back once it has read this much since it last did. */
 export const CREDIT_BATCH = WINDOW / 4;
+/** Chunks at least this large cross the thread boundary moved (transferred) rather than copied. */
+export const MOVE_BYTES = 16 * 1024;
 
 /** Resolves every waiter when something changes. */
 export class Signal {
@@ -245,9 +247,10 @@ export function bodyStreams(ctx: Ctx, failure: () => string | undefined, changed
     }
     #send(c: StreamChunk) {
       const d = c.data;
-      // jco hands over a copy of the guest's bytes: move it, don't copy it again.
-      const own = d && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer;
-      ctx.service.notify('chunk', c, own ? [d.buffer as ArrayBuffer] : undefined);
+      // jco hands over a copy of the guest's bytes: a large one is moved, not copied again
+      // (moving costs more than copying a few kilobytes).
+      const move = d && d.byteLength >= MOVE_BYTES && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer;
+      ctx.service.notify('chunk', c, move ? [d.buffer as ArrayBuffer] : undefined);
     }
   }
 

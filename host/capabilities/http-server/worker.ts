@@ -41,9 +41,29 @@ export const create: WorkerHalf<HttpGrant, HttpOps>['create'] = (ctx, grant) => 
   // A start waits until the module's listeners are bound: one that cannot bind fails it.
   if (grant.listen.length > 0) ctx.whenStarted(ctx.service.request('bound', undefined));
 
-  const handle = async (head: RequestHead) => {
+  // Requests the service handed over, in order: run one at a time; one whose deadline passed
+  // before its turn is skipped (the service has answered it).
+  let queue: Promise<unknown> = Promise.resolve();
+  const waiting = new Set<number>();
+  const cancelled = new Set<number>();
+  const handle = (head: RequestHead): Promise<void> => {
+    waiting.add(head.id);
+    // Its body may arrive before its turn: it is buffered (up to the window) from now.
+    const body = receive(`req:${head.id}`, !head.body);
+    const turn = queue.then(() => {
+      waiting.delete(head.id);
+      if (cancelled.delete(head.id)) {
+        inbounds.delete(body.name);
+        return;
+      }
+      return run(head, body);
+    });
+    queue = turn.catch(() => {});
+    return turn;
+  };
+
+  const run = async (head: RequestHead, body: Inbound) => {
     const { id } = head;
-    const body = receive(`req:${id}`, !head.body);
     const request = new types.IncomingRequest(head, body);
     let response: InstanceType<typeof types.OutgoingResponse> | undefined;
     const outparam = new types.ResponseOutparam((r) => {
@@ -84,6 +104,7 @@ export const create: WorkerHalf<HttpGrant, HttpOps>['create'] = (ctx, grant) => 
     },
     ack: ({ stream, bytes }) => outbounds.get(stream)?.ack(bytes),
     expire: ({ id, message }) => {
+      if (waiting.has(id)) cancelled.add(id);
       if (running !== id) return;
       expired = message;
       changed.notify();

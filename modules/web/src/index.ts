@@ -50,18 +50,39 @@ export const messageHandler = {
 
 type Header = [string, string];
 
+/** Header values encoded once: the same few are sent with every response. */
+const encoded = new Map<string, Uint8Array>();
+function headerValue(text: string): Uint8Array {
+  let bytes = encoded.get(text);
+  if (!bytes) {
+    bytes = encodeUtf8(text);
+    if (encoded.size < 64) encoded.set(text, bytes);
+  }
+  return bytes;
+}
+
 function respond(out: ResponseOutparam, status: number, contentType: string, body: Uint8Array, extra: Header[] = []): void {
   const headers: [string, Uint8Array][] = [
-    ['content-type', encodeUtf8(contentType)],
-    ['content-length', encodeUtf8(String(body.length))],
+    ['content-type', headerValue(contentType)],
+    ['content-length', headerValue(String(body.length))],
   ];
-  for (const [name, value] of extra) headers.push([name, encodeUtf8(value)]);
+  for (const [name, value] of extra) headers.push([name, headerValue(value)]);
   const response = new OutgoingResponse(Fields.fromList(headers));
   response.setStatusCode(status);
   const outgoing = response.body();
   ResponseOutparam.set(out, { tag: 'ok', val: response });
   const stream = outgoing.write();
-  for (let at = 0; at < body.length; at += CHUNK) stream.blockingWriteAndFlush(body.subarray(at, at + CHUNK));
+  // As much as the host takes now (check-write), waiting only when it has no room: a small body
+  // goes out without the guest waiting at all.
+  for (let at = 0; at < body.length; ) {
+    const room = Math.min(Number(stream.checkWrite()), CHUNK, body.length - at);
+    if (room === 0) {
+      stream.blockingFlush();
+      continue;
+    }
+    stream.write(body.subarray(at, at + room));
+    at += room;
+  }
   // The stream is a child of the body: dropped before the body is finished.
   stream[Symbol.dispose]();
   OutgoingBody.finish(outgoing, null);
