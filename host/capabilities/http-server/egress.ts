@@ -20,7 +20,8 @@ interface Pending {
 }
 
 export interface EgressOptions {
-  allowed: AllowedHost[];
+  /** Read at each request: a replaced module's new grant applies at once. */
+  allowed(): AllowedHost[];
   /** Logs and describes a refused target (what the worker also says), for the rare request that reaches here refused. */
   denied(url: URL): void;
   /** Sends a chunk of a response body to the worker half. */
@@ -70,7 +71,7 @@ export class Egress {
       return Promise.resolve({ tag: 'err', val: { tag: 'HTTP-request-URI-invalid' } });
     }
     // The worker checked already; checked again where the request is made.
-    if (!isAllowed(this.#opts.allowed, url)) {
+    if (!isAllowed(this.#opts.allowed(), url)) {
       this.#opts.denied(url);
       return Promise.resolve({ tag: 'err', val: { tag: 'HTTP-request-denied' } });
     }

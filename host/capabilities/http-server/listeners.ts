@@ -58,6 +58,38 @@ export class HttpListeners {
     return l.bound;
   }
 
+  /**
+   * Gives `owner` these addresses and routes instead of the ones it has (a module replaced
+   * with a new grant), without closing a listener it keeps: the new routes are checked on
+   * every address first, so a conflict (a RouteError) changes nothing.
+   */
+  rebind(owner: RouteOwner, addresses: string[], routes: Route[], label: (route: Route, index: number) => string): Promise<void> {
+    const wanted = new Set(addresses.map((a) => parseListenAddress(a).text));
+    for (const address of wanted) {
+      const l = this.#listeners.get(address);
+      if (!l) continue;
+      const trial = l.table.without(owner);
+      trial.add(owner, routes, label);
+    }
+    const bound: Promise<void>[] = [];
+    for (const address of wanted) {
+      const l = this.#listeners.get(address);
+      if (l?.owners.has(owner)) {
+        l.table.remove(owner);
+        l.table.add(owner, routes, label);
+        bound.push(l.bound);
+      } else {
+        bound.push(this.attach(address, owner, routes, label));
+      }
+    }
+    for (const l of [...this.#listeners.values()]) {
+      if (wanted.has(l.address) || !l.owners.delete(owner)) continue;
+      l.table.remove(owner);
+      if (l.owners.size === 0) this.#close(l);
+    }
+    return Promise.all(bound).then(() => undefined);
+  }
+
   /** Removes `owner`'s routes everywhere; a listener left without modules closes. */
   detach(owner: RouteOwner): void {
     for (const l of [...this.#listeners.values()]) {

@@ -114,6 +114,13 @@ export class RouteTable<Owner> {
     this.#routes.sort((a, b) => hostRank(b.route) - hostRank(a.route) || b.route.path.length - a.route.path.length);
   }
 
+  /** A copy without `owner`'s routes: to check what a new set of its routes would conflict with. */
+  without(owner: Owner): RouteTable<Owner> {
+    const copy = new RouteTable<Owner>();
+    for (const e of this.#routes) if (e.owner !== owner) copy.#routes.push(e);
+    return copy;
+  }
+
   remove(owner: Owner): void {
     for (let i = this.#routes.length - 1; i >= 0; i--) if (this.#routes[i].owner === owner) this.#routes.splice(i, 1);
   }

@@ -31,12 +31,13 @@ const DISPATCH_DEPTH = 4;
 /** A call that ended its instance by running past limits.callDeadlineMs (host/sandbox/instance.ts says so in its error). */
 const CALL_DEADLINE = /limits\.callDeadlineMs/;
 
-export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, grant) => {
+export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, firstGrant) => {
+  let grant = firstGrant;
   const logger = module.logger;
   const listeners = host.shared('http-server:listeners', () => new HttpListeners(host.logger));
   const limit = (key: string) => module.limits[key];
-  const routes: Route[] = (grant.routes.length > 0 ? grant.routes : ['/']).map(parseRoute);
-  const label = routeLabel(module.name, grant);
+  const routesOf = (g: HttpGrant): Route[] => (g.routes.length > 0 ? g.routes : ['/']).map(parseRoute);
+  let allowed = parseAllowedHosts(grant.allowedHosts);
 
   let nextId = 1;
   let intake = true;
@@ -49,7 +50,7 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, gran
   const deadlines = new Map<number, NodeJS.Timeout>();
 
   const egress = new Egress({
-    allowed: parseAllowedHosts(grant.allowedHosts),
+    allowed: () => allowed,
     denied: (url) => module.denied(url.origin, `--${module.name}-http-allowed-host ${allowEntryFor(url)} (or modules.${module.name}.grants.http.allowedHosts)`),
     send: (chunk, transfer) => {
       const worker = module.readyWorker();
@@ -180,14 +181,15 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, gran
     }
   };
 
+  const conflict = (e: unknown) => (e instanceof RouteError ? new HostError('EH_CONFIG_INVALID', `${e.message} (on a shared HTTP address)`) : e);
+
   // Listening starts now, before the first instance is ready: requests wait for it.
   let bound: Promise<void>;
   try {
-    bound = Promise.all(grant.listen.map((a) => listeners.attach(a, owner, routes, label))).then(() => undefined);
+    bound = Promise.all(grant.listen.map((a) => listeners.attach(a, owner, routesOf(grant), routeLabel(module.name, grant)))).then(() => undefined);
   } catch (e) {
     listeners.detach(owner);
-    if (e instanceof RouteError) throw new HostError('EH_CONFIG_INVALID', `${e.message} (on a shared HTTP address)`);
-    throw e;
+    throw conflict(e);
   }
   bound.catch(() => {});
 
@@ -211,6 +213,19 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, gran
         else if (stream.startsWith('ores:')) egress.discard(outgoingOf(stream));
       },
       send: (head) => egress.send(head),
+    },
+
+    update(next) {
+      // A replaced module keeps the listeners it still has (no moment with the port closed).
+      const g = next as HttpGrant;
+      try {
+        bound = listeners.rebind(owner, g.listen, routesOf(g), routeLabel(module.name, g));
+      } catch (e) {
+        throw conflict(e);
+      }
+      bound.catch(() => {});
+      grant = g;
+      allowed = parseAllowedHosts(g.allowedHosts);
     },
 
     instanceEnded() {

@@ -401,3 +401,41 @@ test('an outgoing request to a host not granted fails with HTTP-request-denied a
   const allowed = await request(port, { path: `/127.0.0.1:${grantedPort}` });
   assert.equal(allowed.body.toString(), 'status 200: from the granted host');
 });
+
+test('a replaced module keeps its listener and takes its new routes; a new route another module has is refused and changes nothing', async () => {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const shared = new Map<string, unknown>();
+  const named =
+    (name: string): Guest =>
+    async (imports, _request, out) =>
+      respond(imports, out, 200, (s) => void s.blockingWriteAndFlush(bytes(name)));
+  const a = wire({ name: 'a', shared, grant: { listen: [address], routes: ['/old'] }, guest: named('a') });
+  const b = wire({ name: 'b', shared, grant: { listen: [address], routes: ['/b'] }, guest: named('b') });
+  bindings.push(a.binding, b.binding);
+  await Promise.all([a.startup[0], b.startup[0]]);
+  // A connection kept open across the change: the listener is not closed under it.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string) =>
+    new Promise<string>((resolve, reject) =>
+      http
+        .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${text.trim()}`));
+        })
+        .on('error', reject),
+    );
+  assert.equal(await get('/old'), '200 a');
+  a.binding.update?.({ listen: [address], routes: ['/new'], allowedHosts: [] }, {});
+  assert.equal(await get('/new'), '200 a');
+  assert.equal(await get('/old'), `404 no module serves 127.0.0.1:${port}/old`);
+  assert.throws(
+    () => a.binding.update?.({ listen: [address], routes: ['/b'], allowedHosts: [] }, {}),
+    (e: unknown) => e instanceof HostError && e.message.includes('modules.b.grants.http.routes[0] "/b" and modules.a.grants.http.routes[0] "/b"'),
+  );
+  assert.equal(await get('/new'), '200 a');
+  agent.destroy();
+});
