@@ -23,6 +23,9 @@ export const errorCodes = {
   EH_MODULE_NOT_FOUND: 'no module with that name is running',
   EH_MODULE_BUSY: 'the module is being added, replaced or removed by another request',
   EH_HOST_STOPPING: 'the host is shutting down and takes no changes',
+  EH_HTTP_DEADLINE:
+    'an HTTP request ran past its deadline (limits.httpRequestTimeoutMs or limits.callDeadlineMs); it got 504 and a handler still running was ended',
+  EH_HTTP_OVERLOADED: 'a module had limits.httpMaxConcurrentRequests requests in hand; more got 503 with Retry-After',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
