@@ -27,7 +27,9 @@
 //     fingerprint of the program's files (build/<kind>/<name>.check/result.json) is unchanged;
 //  4. `jco componentize` (QuickJS backend, sync) in a child process, skipped when the fingerprint
 //     (sha256 of bundle + WIT files + world + tool versions), stored in <name>.wasm.sha256, is
-//     unchanged and the .wasm exists.
+//     unchanged and the .wasm exists. A platform world that includes wasi:http (http-service) is
+//     componentized from build/wit-platform-relabelled and a relabelled copy of the bundle, and
+//     the component gets its standard WASI names back (scripts/wasi-relabel.ts).
 // A failed check stops that guest before componentizing: nothing broken gets built. At most 2
 // child processes (tsc, jco) run at once.
 //
