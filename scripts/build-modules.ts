@@ -633,7 +633,7 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
   const outDir = join(guestTypesDir, world);
   const worldFile = join(outDir, `${world}.d.ts`);
   const fingerprintPath = join(guestTypesDir, `${world}.sha256`);
-  const fingerprint = sha256('edgehost guest-types v3', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
+  const fingerprint = sha256('edgehost guest-types v4', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
   if (!force && readText(fingerprintPath)?.trim() === fingerprint) {
     const text = readText(worldFile);
     if (text && [...text.matchAll(REFERENCE)].every((m) => existsSync(resolve(outDir, m[1])))) return 'up to date';
@@ -642,21 +642,36 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
   rmSync(tmpDir, { recursive: true, force: true });
   try {
     await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet']);
+    // An interface declared at the relabelled version (a test world's wasi:http@0.2.12-probe) is
+    // another module than the standard one of the same file name (http-service's wasi:http):
+    // it gets a file of its own, and the references to it follow.
+    const files = listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'));
+    const texts = new Map(files.map((f) => [f, adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'))]));
+    const relabelledDeclaration = new RegExp(`declare module '[^']+${RELABEL_SUFFIX}'`);
+    const renamed = new Map(
+      files.filter((f) => relabelledDeclaration.test(texts.get(f) ?? '')).map((f) => [f, f.replace(/\.d\.ts$/, `${RELABEL_SUFFIX}.d.ts`)]),
+    );
+    const renameReferences = (text: string, dir: string) => {
+      let out = text;
+      for (const [from, to] of renamed) out = out.replaceAll(`<reference path="${dir}${from}" />`, `<reference path="${dir}${to}" />`);
+      return out;
+    };
     // Interfaces first, so that the world file never refers to a missing one.
-    for (const f of listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'))) {
-      const text = adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'));
-      const earlier = writtenInterfaces.get(f);
+    for (const f of files) {
+      const name = renamed.get(f) ?? f;
+      const text = renameReferences(texts.get(f) ?? '', './');
+      const earlier = writtenInterfaces.get(name);
       if (earlier && earlier.text !== text) {
         throw new Error(
-          `jco guest-types declared ${f} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
+          `jco guest-types declared ${name} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
         );
       }
-      writtenInterfaces.set(f, { world, text });
-      writeIfChanged(join(sharedInterfacesDir, f), Buffer.from(text));
+      writtenInterfaces.set(name, { world, text });
+      writeIfChanged(join(sharedInterfacesDir, name), Buffer.from(text));
     }
-    const text = adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll(
-      '<reference path="./interfaces/',
-      '<reference path="../interfaces/',
+    const text = renameReferences(
+      adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll('<reference path="./interfaces/', '<reference path="../interfaces/'),
+      '../interfaces/',
     );
     rmSync(join(outDir, 'interfaces'), { recursive: true, force: true }); // the layout before build/guest-types/interfaces/
     writeIfChanged(worldFile, Buffer.from(text));
