@@ -99,11 +99,6 @@ export class HttpListeners {
     }
   }
 
-  /** Addresses listened on, with the modules on each (for tests and diagnostics). */
-  describe(): Record<string, string[]> {
-    return Object.fromEntries([...this.#listeners].map(([a, l]) => [a, [...l.owners].map((o) => o.module)]));
-  }
-
   #listen(address: string): Listener {
     const { host, port } = parseListenAddress(address);
     const table = new RouteTable<RouteOwner>();

@@ -31,8 +31,7 @@ const DISPATCH_DEPTH = 4;
 /** A call that ended its instance by running past limits.callDeadlineMs (host/sandbox/instance.ts says so in its error). */
 const CALL_DEADLINE = /limits\.callDeadlineMs/;
 
-export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, firstGrant) => {
-  let grant = firstGrant;
+export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, grant) => {
   const logger = module.logger;
   const listeners = host.shared('http-server:listeners', () => new HttpListeners(host.logger));
   const limit = (key: string) => module.limits[key];
@@ -224,7 +223,6 @@ export const bind: ServiceHalf<HttpGrant, HttpOps>['bind'] = (host, module, firs
         throw conflict(e);
       }
       bound.catch(() => {});
-      grant = g;
       allowed = parseAllowedHosts(g.allowedHosts);
     },
 
