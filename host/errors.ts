@@ -33,6 +33,9 @@ export const errorCodes = {
   EH_STATE_INVALID: '<data-dir>/deployments.json cannot be read, or a deployment in it no longer validates',
   EH_RUN_BUSY: 'run-once: the concurrency limit and the queue are full; retry after the time given',
   EH_RUN_INVALID: 'run-once: the request or the component cannot be run (not a command and no world given, bad limits)',
+  EH_HTTP_DEADLINE:
+    'an HTTP request ran past its deadline (limits.httpRequestTimeoutMs or limits.callDeadlineMs); it got 504 and a handler still running was ended',
+  EH_HTTP_OVERLOADED: 'a module had limits.httpMaxConcurrentRequests requests in hand; more got 503 with Retry-After',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -90,6 +90,12 @@ export interface Capability<Grant = unknown, Ops extends CapabilityOps = NoOps> 
   /** Config-time problems with the grant for this module (messages relative to `modules.<name>.`). */
   check?(module: ModuleCheckInput, grant: Grant): string[];
   /**
+   * Config-time problems between modules (two modules claiming the same HTTP
+   * route), given every enabled module whose world has this capability, with
+   * its grant. Each message is whole: it names the modules and the keys.
+   */
+  checkAll?(modules: { name: string; grant: Grant }[]): string[];
+  /**
    * URL of the worker half (`worker.ts`, exporting `create`), imported only
    * inside the workers of modules that import the capability: a URL rather
    * than a function, because the worker, not the main thread, loads it.
@@ -214,6 +220,13 @@ export interface HostServices {
    * MQTT PUBACK must never get ahead of the message it acknowledges.
    */
   commit(): void;
+  /**
+   * Host-wide state that the bindings of several modules share (one listener
+   * that the routes of several modules use): `create` runs on the first call
+   * with `key`, and every later call gets the same object, for the life of the
+   * host. Prefix keys with the capability's name ("http-server:listeners").
+   */
+  shared<T>(key: string, create: () => T): T;
 }
 
 /** The service's view of one module, which outlives the module's instances. */

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { isLoopback, parseAdminAddress } from '../admin/address.ts';
 import type { RawModule } from '../capabilities/capability.ts';
 import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
-import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
+import { platform, readWitPackage, type WitPackage, type World, wasiWorld, witDir } from '../components/wit.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
 import { applyModuleFlags } from './flags.ts';
@@ -57,6 +57,14 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   }
   const adminProblem = checkAdmin(config, fromFlags);
   if (adminProblem) problems.push(`${file}: ${adminProblem}`);
+  // Checks between modules (two modules claiming one route), once each module is valid on its own.
+  if (problems.length === 0) {
+    for (const cap of capabilities) {
+      const users = modules.filter((m) => m.capabilities.includes(cap));
+      const grants = users.map((m) => ({ name: m.name, grant: cap.grantKey ? (m.grants as Record<string, unknown>)[cap.grantKey] : {} }));
+      for (const problem of users.length > 0 ? (cap.checkAll?.(grants) ?? []) : []) problems.push(`${file}: ${problem}`);
+    }
+  }
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
   if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
   const { modules: _, ...rest } = config;
@@ -126,14 +134,18 @@ export function worldImports(rawModules: Record<string, RawModule>, base: string
   for (const [name, m] of Object.entries(rawModules)) {
     if (!m || typeof m !== 'object' || typeof m.world !== 'string') continue;
     try {
-      const pkg = typeof m.wit === 'string' ? readWitPackage(resolve(base, m.wit)) : platform();
-      const world = pkg.worlds.get(m.world);
+      const world = findWorld(m.world, () => (typeof m.wit === 'string' ? readWitPackage(resolve(base, m.wit)) : platform()));
       if (world) out.set(name, world.imports);
     } catch {
       // reported by validation
     }
   }
   return out;
+}
+
+/** A module's world: a standard WASI world by qualified name ("wasi:http/proxy"), else a world of its package. */
+function findWorld(name: string, pkg: () => WitPackage): World | undefined {
+  return name.startsWith('wasi:') ? wasiWorld(name) : pkg().worlds.get(name);
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
@@ -169,9 +181,10 @@ function resolveModule(name: string, m: ModuleConfig, opts: { base: string; wher
   let world: World | undefined;
   try {
     // The host's own package is read once; a module's own WIT folder is read for it.
-    const pkg = m.wit ? readWitPackage(dir) : platform();
-    world = pkg.worlds.get(m.world);
-    if (!world) problems.push(`${where}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
+    let pkg: WitPackage | undefined;
+    world = findWorld(m.world, () => (pkg = m.wit ? readWitPackage(dir) : platform()));
+    if (!world && pkg) problems.push(`${where}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
+    if (!world && !pkg) problems.push(`${where}.world: no standard WASI world "${m.world}" (read from jco's WASI WIT; e.g. wasi:http/proxy)`);
   } catch (e) {
     problems.push(`${where}.wit: cannot read WIT from ${dir}: ${(e as Error).message}`);
   }

@@ -90,8 +90,17 @@ export const moduleConfig = z
   .object({
     /** Path of the component (.wasm), relative to the config file. */
     component: z.string().min(1),
-    /** World the component must target: telemetry, gateway, server (or a world in `wit`). */
-    world: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a world name: lowercase letters, digits and dashes'),
+    /**
+     * World the component must target: a platform world (telemetry, gateway, server,
+     * http-service), a world in `wit`, or a standard WASI world by its qualified name
+     * ("wasi:http/proxy"), for components built for any host.
+     */
+    world: z
+      .string()
+      .regex(
+        /^(?:[a-z][a-z0-9-]*|wasi:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*(?:@\d+\.\d+\.\d+[0-9A-Za-z.+-]*)?)$/,
+        'a world name (lowercase letters, digits and dashes), or a WASI world such as wasi:http/proxy',
+      ),
     /** Folder of the WIT package that defines `world`, relative to the config file; default: the host's wit/. */
     wit: z.string().optional(),
     enabled: z.boolean().default(true),

@@ -89,7 +89,8 @@ export class WorkerInstance {
       return;
     }
     try {
-      await this.callGuest('edgehost:platform/lifecycle', 'init', []);
+      // A world without lifecycle (a standard wasi:http/proxy component) has no init to run.
+      if (this.#exports['edgehost:platform/lifecycle']) await this.callGuest('edgehost:platform/lifecycle', 'init', []);
       await Promise.all(this.#startup);
     } catch (e) {
       if (this.#ended) return;

@@ -77,13 +77,21 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
  */
 export function fakeService<Ops extends CapabilityOps>(
   moduleName: string,
-  opts: { toWorker?: Partial<OpHandlers<Ops['toWorker']>>; logger?: Logger; entry?: Record<string, unknown>; bus?: Bus } = {},
+  opts: {
+    toWorker?: Partial<OpHandlers<Ops['toWorker']>>;
+    logger?: Logger;
+    entry?: Record<string, unknown>;
+    bus?: Bus;
+    /** Host-wide shared state (HostServices.shared): pass the same map to fakes that stand for modules of one host. */
+    shared?: Map<string, unknown>;
+    limits?: Record<string, number>;
+  } = {},
 ) {
   const denials: Denial[] = [];
   let commits = 0;
-  const shared = new Map<string, unknown>();
   let ready = true;
   const bus = opts.bus ?? new Bus();
+  const shared = opts.shared ?? new Map<string, unknown>();
   const host: HostServices = {
     logger: opts.logger ?? silent,
     bus,
@@ -112,7 +120,7 @@ export function fakeService<Ops extends CapabilityOps>(
   const module: ModuleHandle<Ops> = {
     name: moduleName,
     logger: host.logger,
-    limits: moduleLimits.parse({}) as Record<string, number>,
+    limits: moduleLimits.parse(opts.limits ?? {}) as Record<string, number>,
     entry: opts.entry ?? {},
     worker: () => (ready ? Promise.resolve(worker) : Promise.reject(new Error('not ready'))),
     readyWorker: () => (ready ? worker : undefined),

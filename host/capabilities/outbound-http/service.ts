@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
 import { err, ok, type ServiceHalf } from '../capability.ts';
-import { allowEntryFor, isAllowed, parseAllowedHosts } from './allowed-hosts.ts';
+import { allowEntryFor, isAllowed, parseAllowedHosts } from '../networking/allowed-hosts.ts';
 import type { OutboundHttpGrant } from './grant.ts';
 import type { OutboundHttpOps } from './ops.ts';
 import type { HttpError, HttpRequest, HttpResponse, SendResult } from './types.ts';
