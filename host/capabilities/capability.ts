@@ -206,8 +206,10 @@ export interface HostServices {
   readonly dataDir: string;
   /**
    * State shared by all modules' bindings of a capability in this host (a budget
-   * over all connections, a router for a shared port): created by `create` the
-   * first time `key` is asked for. Keys are the capability's name and a word.
+   * over all connections, one listener that several modules' routes use):
+   * created by `create` the first time `key` is asked for, the same object for
+   * the life of the host after. Prefix keys with the capability's name
+   * ("http-server:listeners").
    */
   shared<T>(key: string, create: () => T): T;
   /** Budgets over all modules of the host (`budgets` in the host config). */
@@ -220,13 +222,6 @@ export interface HostServices {
    * MQTT PUBACK must never get ahead of the message it acknowledges.
    */
   commit(): void;
-  /**
-   * Host-wide state that the bindings of several modules share (one listener
-   * that the routes of several modules use): `create` runs on the first call
-   * with `key`, and every later call gets the same object, for the life of the
-   * host. Prefix keys with the capability's name ("http-server:listeners").
-   */
-  shared<T>(key: string, create: () => T): T;
 }
 
 /** The service's view of one module, which outlives the module's instances. */
