@@ -1,10 +1,18 @@
 import { topicNameProblem } from '../../packages/mqtt-topic/topic.ts';
 import { TopicIndex } from '../../packages/mqtt-topic/topic-index.ts';
 import type { DurableStore } from './durable-store.ts';
-import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
+import {
+  type BusMessage,
+  type DeliverFn,
+  type QueueRoom,
+  Subscriber,
+  type SubscriberControl,
+  type SubscriberOptions,
+  type SubscriberStats,
+} from './subscriber.ts';
 
 export { DurableStore } from './durable-store.ts';
-export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';
+export type { BusMessage, DeliverFn, OverflowPolicy, QueueRoom, SubscriberOptions, SubscriberStats } from './subscriber.ts';
 export { Subscriber };
 
 export interface BusOptions {
@@ -48,7 +56,7 @@ export class Bus {
   readonly #store: DurableStore | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #index = new TopicIndex<Entry>();
-  readonly #congestionWatchers = new Set<(subscriberId: string, congested: boolean) => void>();
+  readonly #roomWatchers = new Set<(subscriberId: string, room: QueueRoom | undefined) => void>();
   #published = 0;
   /** Messages published, by the module that published them. */
   readonly #byPublisher = new Map<string, number>();
@@ -137,8 +145,8 @@ export class Bus {
         now: this.#now,
         overflowed: (dropped) => this.#overflowed(id, dropped),
         deadLettered: (message, reason, attempts) => this.#onDeadLetter?.(id, message, reason, attempts),
-        congested: (congested) => {
-          for (const watch of this.#congestionWatchers) watch(id, congested);
+        room: (room) => {
+          for (const watch of this.#roomWatchers) watch(id, room);
         },
         journal: options.durable ? this.#store!.queue(id) : undefined,
         attach: (c) => {
@@ -163,6 +171,7 @@ export class Bus {
     if (!entry) return [];
     this.#entries.delete(id);
     for (const filter of entry.subscriber.stats().filters) this.#index.remove(filter, entry);
+    if (entry.subscriber.room) for (const watch of this.#roomWatchers) watch(id, undefined);
     return entry.control.close();
   }
 
@@ -177,18 +186,24 @@ export class Bus {
   }
 
   /**
-   * Calls `watch` whenever a subscriber's `block` queue becomes congested (over
-   * its capacity) or is relieved; returns the function that stops watching.
-   * Those who publish to its filters should hold back meanwhile.
+   * Calls `watch` when a subscriber's `block` queue reports the room it has
+   * left (see Subscriber.room), and with undefined when the subscriber is
+   * removed; returns the function that stops watching. Those who publish to
+   * its filters count down from it and hold back at zero.
    */
-  watchCongestion(watch: (subscriberId: string, congested: boolean) => void): () => void {
-    this.#congestionWatchers.add(watch);
-    return () => this.#congestionWatchers.delete(watch);
+  watchRoom(watch: (subscriberId: string, room: QueueRoom | undefined) => void): () => void {
+    this.#roomWatchers.add(watch);
+    return () => this.#roomWatchers.delete(watch);
   }
 
-  /** Subscribers whose queues are congested now, with their filters. */
-  congested(): { id: string; filters: string[] }[] {
-    return [...this.#entries.values()].filter((e) => e.subscriber.congested).map((e) => ({ id: e.subscriber.id, filters: e.subscriber.stats().filters }));
+  /** Every `block` queue with its filters and the room it has left now. */
+  rooms(): { id: string; filters: string[]; room: QueueRoom }[] {
+    const out: { id: string; filters: string[]; room: QueueRoom }[] = [];
+    for (const { subscriber } of this.#entries.values()) {
+      const room = subscriber.room;
+      if (room) out.push({ id: subscriber.id, filters: subscriber.stats().filters, room });
+    }
+    return out;
   }
 
   subscriber(id: string): Subscriber | undefined {

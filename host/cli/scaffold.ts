@@ -9,7 +9,7 @@
 //   test/modules/<name>/module.test.ts  starts it in a real host and delivers it a message
 import { join, relative } from 'node:path';
 import { capabilitiesOf } from '../capabilities/index.ts';
-import { jsName, platform, resolveType, type WitFunction, type WitInterface, type WitType, type World } from '../components/wit.ts';
+import { jsName, platform, resolveType, WASI_VERSION, type WitFunction, type WitInterface, type WitType, type World } from '../components/wit.ts';
 
 export interface ScaffoldOptions {
   name: string;
@@ -83,6 +83,12 @@ function guestSource(opts: ScaffoldOptions, shared: string): string {
   const imports: string[] = [];
   const exports: string[] = [];
   for (const qualified of opts.world.exports) {
+    if (qualified === 'wasi:http/incoming-handler') {
+      imports.push(`import { Fields, type IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam } from 'wasi:http/types@${WASI_VERSION}';`);
+      imports.push(`import { encodeUtf8 } from '${shared.replace(/guest\.ts$/, 'utf8.ts')}';`);
+      exports.push(httpHandlerStub(opts.name));
+      continue;
+    }
     const ifaceName = qualified.slice(qualified.indexOf('/') + 1);
     const iface = pkg.definitions.get(ifaceName);
     if (!iface) continue;
@@ -111,6 +117,31 @@ function guestSource(opts: ScaffoldOptions, shared: string): string {
     exports.join('\n\n'),
     '',
   ].join('\n');
+}
+
+/** wasi:http/incoming-handler is not in the platform's WIT: its stub answers every request with a line of text. */
+function httpHandlerStub(name: string): string {
+  return `/** Called for each HTTP request routed to this module (grants.http.routes); route on request.pathWithQuery(). */
+export const incomingHandler = {
+  handle(request: IncomingRequest, out: ResponseOutparam): void {
+    const body = encodeUtf8(\`${name}: \${request.method().tag.toUpperCase()} \${request.pathWithQuery() ?? '/'}\\n\`);
+    const response = new OutgoingResponse(
+      Fields.fromList([
+        ['content-type', encodeUtf8('text/plain; charset=utf-8')],
+        ['content-length', encodeUtf8(String(body.length))],
+      ]),
+    );
+    response.setStatusCode(200);
+    const outgoing = response.body();
+    ResponseOutparam.set(out, { tag: 'ok', val: response });
+    const stream = outgoing.write();
+    // Up to 4096 bytes at a time: write larger bodies in pieces.
+    stream.blockingWriteAndFlush(body);
+    // The stream is a child of the body: dropped before the body is finished.
+    stream[Symbol.dispose]();
+    OutgoingBody.finish(outgoing, undefined);
+  },
+};`;
 }
 
 /** A module entry that grants what the world imports, so the link-time gate lets it in. */

@@ -21,6 +21,7 @@ export interface PubsubOps {
      * A module's `block` queue is over its capacity (`filters` set) or relieved
      * (`filters` undefined): publishes to topics it matches answer `full` meanwhile.
      */
-    congestion: Op<{ subscriber: string; filters?: string[] }>;
+    /** The room a `block` queue has left, and its filters; only `subscriber` when it is gone. */
+    room: Op<{ subscriber: string; filters?: string[]; bytes?: number; messages?: number }>;
   };
 }

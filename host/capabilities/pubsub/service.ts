@@ -37,10 +37,11 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
   subscriber.pause();
 
   // Queues that block when full hold back every module publishing to them: each
-  // worker is told which filters to refuse with `full` until the queue drains.
+  // worker is told the room a queue has left and its filters, counts its own
+  // publishes down from it, and refuses with `full` when it runs out.
   const filtersOf = (id: string) => host.bus.subscriber(id)?.stats().filters ?? [];
-  const stopWatching = host.bus.watchCongestion((subscriber, congested) => {
-    module.readyWorker()?.notify('congestion', { subscriber, filters: congested ? filtersOf(subscriber) : undefined });
+  const stopWatching = host.bus.watchRoom((subscriber, room) => {
+    module.readyWorker()?.notify('room', room ? { subscriber, filters: filtersOf(subscriber), ...room } : { subscriber });
   });
 
   return {
@@ -73,9 +74,9 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
       },
     },
     instanceReady: () => {
-      // A new instance starts knowing which queues are congested.
+      // A new instance starts knowing the room of every queue that blocks.
       const worker = module.readyWorker();
-      for (const { id, filters } of host.bus.congested()) worker?.notify('congestion', { subscriber: id, filters });
+      for (const { id, filters, room } of host.bus.rooms()) worker?.notify('room', { subscriber: id, filters, ...room });
       subscriber.resume();
     },
     // A crashed instance waits out its restart; a sleeping one is woken by the next delivery.
