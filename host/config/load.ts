@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
+import { applyBridgeFlag, type ResolvedBridge, resolveBridges } from '../bridge/config.ts';
 import type { RawModule } from '../capabilities/capability.ts';
 import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
 import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
@@ -20,9 +21,10 @@ export interface ResolvedModule extends ModuleConfig {
   capabilityInterfaces: string[];
 }
 
-export interface ResolvedConfig extends Omit<HostConfig, 'modules'> {
+export interface ResolvedConfig extends Omit<HostConfig, 'modules' | 'bridges'> {
   file: string;
   modules: ResolvedModule[];
+  bridges: ResolvedBridge[];
 }
 
 type Raw = Record<string, unknown>;
@@ -40,6 +42,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   set('logLevel', cli.logLevel, '--log-level');
   set('dataDir', cli.dataDir, '--data-dir');
   if (cli.traceProtocol) raw.traceProtocol = true;
+  if (cli.bridge !== undefined) fromFlags.set(applyBridgeFlag(raw, cli.bridge), '--bridge');
   const rawModules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, RawModule>;
   for (const [path, flag] of applyModuleFlags(cli.moduleFlags, rawModules, worldImports(rawModules, dirname(file)), file)) fromFlags.set(path, flag);
   const parsed = hostConfig.safeParse(raw);
@@ -52,10 +55,11 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
     const resolved = resolveModule(name, m, { base: dirname(file), where: `${file}: modules.${name}`, problems });
     if (resolved) modules.push(resolved);
   }
+  const bridges = resolveBridges(config.bridges, { base: dirname(file), where: `${file}: `, problems });
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
   if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
-  const { modules: _, ...rest } = config;
-  return { ...rest, file, modules };
+  const { modules: _, bridges: __, ...rest } = config;
+  return { ...rest, file, modules, bridges };
 }
 
 /**

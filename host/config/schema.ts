@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bridgesConfig } from '../bridge/config.ts';
 import { capabilities } from '../capabilities/index.ts';
 import { logLevels } from '../logger.ts';
 
@@ -114,6 +115,8 @@ export const hostConfig = z
     /** Log every message between the main thread and the modules' workers (also --trace-protocol). */
     traceProtocol: z.boolean().default(false),
     modules: z.record(moduleName, moduleConfig),
+    /** Connections of the bus to external MQTT brokers, by name (see host/bridge/). */
+    bridges: bridgesConfig.default({}),
   })
   .strict();
 export type HostConfig = Omit<z.infer<typeof hostConfig>, 'modules'> & { modules: Record<string, ModuleConfig> };
