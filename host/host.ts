@@ -124,14 +124,12 @@ export class Host {
   }
 
   /**
-   * Stops intake everywhere (bridges take nothing more in), lets queued calls finish, lets
-   * the bridges send what the modules published meanwhile, then commits and closes the
-   * durable queues.
+   * Stops intake everywhere, lets queued calls finish, lets the bridges send what the
+   * modules published meanwhile, then commits and closes the durable queues.
    */
   async stop(): Promise<void> {
     this.#stopping = true;
     const runtimes = [...this.modules.values()];
-    for (const b of this.bridges.values()) b.stopIntake();
     for (const m of runtimes) m.stopIntake();
     await Promise.all(runtimes.map((m) => m.stop(this.config.shutdownTimeoutMs)));
     await Promise.all([...this.bridges.values()].map((b) => b.stop(this.config.shutdownTimeoutMs)));

@@ -85,23 +85,19 @@ export class Bridge {
     this.#connection.start();
   }
 
-  /** Takes nothing more in from the broker (the host is stopping); the out path keeps sending. */
-  stopIntake(): void {
-    this.#in.stopIntake();
-  }
-
   /**
    * Sends what is queued while connected, for up to `timeoutMs`, then disconnects. What was
-   * not acknowledged stays in the durable queue for the next start.
+   * not acknowledged stays in the durable queue for the next start. Messages from the broker
+   * are still taken in meanwhile (see InPath.close).
    */
   async stop(timeoutMs: number): Promise<void> {
-    this.#in.stopIntake();
     if (this.#connection.state === 'connected') {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([this.#out.idle(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
     }
     await this.#connection.stop();
+    this.#in.close();
     const status = this.#status();
     this.#out.close();
     this.#logger.info(
@@ -128,6 +124,7 @@ export class Bridge {
 
   #status(): Record<string, unknown> {
     const out = this.#out.stats();
-    return { queued: out.queued, inFlight: out.inFlight, sent: out.sent, received: this.#in.stats().received };
+    const inStats = this.#in.stats();
+    return { queued: out.queued, inFlight: out.inFlight, sent: out.sent, received: inStats.received, echoesDropped: inStats.echoesDropped };
   }
 }

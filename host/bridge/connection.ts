@@ -270,6 +270,10 @@ export class Connection {
     this.#lastError = { code: d.code, message: d.message, at: new Date().toISOString() };
     const now = performance.now();
     const fields = { bridge: this.#spec.name, code: d.code, url: this.#spec.url };
+    this.#logger.debug(
+      { bridge: this.#spec.name, kind: d.kind, failedAttempts: this.#failedAttempts },
+      `bridge ${this.#spec.name}: attempt ${this.#failedAttempts} failed (${d.kind})`,
+    );
     if (d.kind !== this.#lastKind) {
       this.#lastKind = d.kind;
       this.#repeats = 0;

@@ -124,7 +124,8 @@ export function diagnose(error: unknown, ctx: DiagnosisContext): Diagnosis {
     return { code: 'EH_BRIDGE_UNREACHABLE', kind: code, message: `cannot reach ${where} (${code}); check ${b}.url, the network path and firewalls` };
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const detail = (e as { reason?: string }).reason ?? reason;
+    const names = (e as { cert?: { subjectaltname?: string; subject?: { CN?: string } } }).cert;
+    const detail = names?.subjectaltname ? `it names ${names.subjectaltname}` : names?.subject?.CN ? `it names CN=${names.subject.CN}` : reason;
     return {
       code: 'EH_BRIDGE_TLS',
       kind: code,

@@ -31,7 +31,7 @@ export class InPath {
   readonly #publisher: string;
   readonly #ownClientIds: ReadonlySet<string>;
   readonly #warnDropped: (fields: Record<string, unknown>, msg: string) => void;
-  #stopping = false;
+  #closed = false;
   #received = 0;
   #echoes = 0;
   #dropped = 0;
@@ -79,9 +79,14 @@ export class InPath {
     });
   }
 
-  /** From now on nothing more is taken in (or acknowledged): the broker keeps it for the next session. */
-  stopIntake(): void {
-    this.#stopping = true;
+  /**
+   * The connection is closed: a packet MQTT.js had already read is neither put on the bus
+   * nor acknowledged, and the broker sends it again next session. Until then the in path
+   * keeps taking messages in, even while the host stops: MQTT.js reads packets one at a
+   * time, so holding back one PUBLISH would also hold back the PUBACKs the out path waits for.
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   stats(): InStats {
@@ -90,7 +95,7 @@ export class InPath {
 
   /** One PUBLISH from the broker; `done` acknowledges it. */
   handle(client: MqttClient, packet: IPublishPacket, done: () => void): void {
-    if (this.#stopping) return;
+    if (this.#closed) return;
     if (originOf(packet.properties).some((o) => this.#ownClientIds.has(o))) {
       this.#echoes++;
       done();
