@@ -235,34 +235,39 @@ export class Connection {
           { bridge: this.#spec.name, code: 'EH_BRIDGE_DISCONNECTED', url: this.#spec.url, reason, ...this.#handlers.status() },
           `bridge ${this.#spec.name} lost its connection to ${this.#spec.url} (${reason}); reconnecting with backoff, its out queue keeps filling`,
         );
-      } else if (this.#fellBack(firstError)) {
-        this.#attempt();
-        return;
       } else {
-        this.#failed(diagnose(firstError, this.#context()));
+        const fallback = this.#fallback(firstError);
+        if (fallback === 'retry now') {
+          this.#attempt();
+          return;
+        }
+        if (fallback === undefined) this.#failed(diagnose(firstError, this.#context()));
       }
       this.#schedule();
     });
   }
 
-  /** An MQTT 5 CONNECT refused for its protocol version: retry with 3.1.1 when the rules allow it. */
-  #fellBack(error: unknown): boolean {
+  /**
+   * An MQTT 5 CONNECT refused for its protocol version: retry at once with 3.1.1 when the
+   * rules allow it, or report why not ('reported'); undefined for any other failure.
+   */
+  #fallback(error: unknown): 'retry now' | 'reported' | undefined {
     const rc = (error as { code?: unknown } | undefined)?.code;
-    if (this.#version !== 5 || typeof rc !== 'number' || !UNSUPPORTED_PROTOCOL.has(rc)) return false;
+    if (this.#version !== 5 || typeof rc !== 'number' || !UNSUPPORTED_PROTOCOL.has(rc)) return undefined;
     if (this.#opts.echoRisk) {
       this.#failed({
         code: 'EH_BRIDGE_REFUSED',
         kind: 'mqtt5-refused',
         message: `the broker does not speak MQTT 5, and over MQTT 3.1.1 (no no-local) ${this.#opts.echoRisk}, so this host would receive its own messages back; use a broker that speaks MQTT 5, or give out rules a remotePrefix no in rule matches`,
       });
-      return false;
+      return 'reported';
     }
     this.#version = 4;
     this.#logger.warn(
       { bridge: this.#spec.name, url: this.#spec.url },
       `bridge ${this.#spec.name}: the broker does not speak MQTT 5; using MQTT 3.1.1 (no in rule matches what out rules send, so no-local is not needed)`,
     );
-    return true;
+    return 'retry now';
   }
 
   #failed(d: Diagnosis): void {

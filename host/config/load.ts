@@ -124,6 +124,8 @@ function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<strin
   const lines = issues.map((issue) => {
     const path = keyPath(issue.path);
     let reason = issue.message;
+    // A bad name under `modules` or `bridges`: say what names look like, not "Invalid key in record".
+    if (issue.code === 'invalid_key' && issue.issues[0]) reason = `bad name: ${issue.issues[0].message}`;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
     }
