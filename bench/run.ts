@@ -12,6 +12,7 @@ const modules: { name: string; file: string; what: string }[] = [
   { name: 'pipeline', file: './pipeline.ts', what: 'telemetry -> bus -> gateway -> HTTP sink, end to end' },
   { name: 'guest-call', file: './guest-call.ts', what: 'raw guest call costs, in process' },
   { name: 'server', file: './server.ts', what: 'the server module (MQTT)' },
+  { name: 'bridge', file: './bridge.ts', what: 'host A -> Mosquitto -> host B over bridges, next to the same clients on Mosquitto alone' },
   { name: 'memory', file: './memory.ts', what: 'host RSS, and RSS per added module' },
 ];
 

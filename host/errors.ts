@@ -26,7 +26,7 @@ export const errorCodes = {
   EH_BRIDGE_AUTH: "a bridge's broker refused its credentials, or its password or client certificate could not be read",
   EH_BRIDGE_UNREACHABLE: 'a bridge cannot reach its broker (connection refused, unknown host, no route, no MQTT answer)',
   EH_BRIDGE_TLS: "a bridge's TLS connection failed: the broker's certificate does not name the host, is not trusted, or expired",
-  EH_BRIDGE_REFUSED: 'a broker refused a bridge for another reason (client id, protocol version, server busy, banned)',
+  EH_BRIDGE_REFUSED: 'a broker refused a bridge for another reason (client id, protocol version, busy, banned)',
   EH_BRIDGE_DISCONNECTED: 'a bridge lost its connection to the broker; it reconnects with backoff',
   EH_BRIDGE_PUBLISH_REFUSED: "a broker answered a bridge's publish with an error (MQTT 5 PUBACK reason code); the message is retried",
   EH_BRIDGE_SUBSCRIBE_REFUSED: "a broker refused one of a bridge's in subscriptions",

@@ -79,7 +79,7 @@ export class Bridge {
     if (this.spec.tls?.rejectUnauthorized === false) {
       this.#logger.warn(
         { bridge: this.spec.name },
-        `bridge ${this.spec.name}: tls.rejectUnauthorized is false, so any server can pose as the broker; set tls.ca instead`,
+        `bridge ${this.spec.name}: tls.rejectUnauthorized is false, so anyone can pose as the broker; set tls.ca instead`,
       );
     }
     this.#connection.start();

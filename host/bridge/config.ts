@@ -120,8 +120,13 @@ export const bridgeConfig = z
     in: z.array(rule).default([]),
     delivery: z
       .object({
-        /** Publishes in flight to the broker (sent, not acknowledged yet). */
-        maxBatch: z.number().int().min(1).max(10_000).default(100),
+        /**
+         * Messages taken from the queue at a time; the next batch starts when the broker
+         * acknowledged all of this one, so a large batch keeps the window below full.
+         */
+        maxBatch: z.number().int().min(1).max(100_000).default(1000),
+        /** QoS 1 publishes sent and not acknowledged yet, at most (and never more than the broker's MQTT 5 Receive Maximum). */
+        maxInFlight: z.number().int().min(1).max(65_535).default(100),
         /** Messages queued for the broker beyond those in flight (on disk, in <dataDir>/queues.sqlite). */
         capacity: positiveInt.default(1_000_000),
         overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
@@ -142,8 +147,7 @@ export const bridgeConfig = z
     if (b.tls && (b.tls.cert === undefined) !== (b.tls.key === undefined))
       issue(['tls', b.tls.cert ? 'key' : 'cert'], 'a client certificate needs both cert and key');
     if (b.reconnect.maxMs < b.reconnect.initialMs) issue(['reconnect', 'maxMs'], `must be >= reconnect.initialMs (${b.reconnect.initialMs})`);
-    if (b.out.length === 0 && b.in.length === 0)
-      issue(['out'], 'a bridge with no out and no in rules does nothing; add a rule, e.g. out [{ "filter": "telemetry/#" }]');
+    if (b.out.length === 0 && b.in.length === 0) issue(['out'], 'a bridge with no out and no in rules does nothing; add a rule, e.g. out [{ "filter": "#" }]');
     for (const [i, j] of overlappingInRules(b.in as BridgeRule[])) {
       issue(['in', j, 'filter'], `overlaps in[${i}]: a message matching both could arrive twice; merge the two rules`);
     }
@@ -179,7 +183,7 @@ export interface ResolvedBridge {
   reconnect: { initialMs: number; maxMs: number };
   out: BridgeRule[];
   in: BridgeRule[];
-  delivery: { maxBatch: number; capacity: number; overflow: 'drop-oldest' | 'drop-newest' };
+  delivery: { maxBatch: number; maxInFlight: number; capacity: number; overflow: 'drop-oldest' | 'drop-newest' };
 }
 
 /**

@@ -28,6 +28,8 @@ interface Delivery {
   left: number;
   /** Items sent on the current connection and not acknowledged yet. */
   outstanding: number;
+  /** Items before this index were sent on the current connection (or acknowledged). */
+  next: number;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -64,7 +66,7 @@ export class OutPath {
     this.#rules = spec.out;
     this.#bus = bus;
     this.#origin = spec.clientId;
-    this.#maxInFlight = spec.delivery.maxBatch;
+    this.#maxInFlight = spec.delivery.maxInFlight;
     let pending: { fields: Record<string, unknown>; msg: string } | undefined;
     const log = throttledLog(60_000, (suppressed) => logger.warn({ ...pending!.fields, suppressed }, pending!.msg));
     this.#warnRefused = (fields, msg) => {
@@ -103,10 +105,7 @@ export class OutPath {
     // MQTT 5: no more unacknowledged QoS 1 publishes than the broker's Receive Maximum [MQTT-3.3.4-7].
     const receiveMaximum = version === 5 ? (client.serverProperties?.receiveMaximum ?? 65_535) : Number.POSITIVE_INFINITY;
     this.#window = Math.max(1, Math.min(this.#maxInFlight, receiveMaximum));
-    if (this.#delivery) {
-      this.#delivery.outstanding = 0;
-      this.#send(this.#delivery);
-    }
+    if (this.#delivery) this.#send(this.#delivery);
     this.#subscriber?.resume();
   }
 
@@ -118,6 +117,7 @@ export class OutPath {
     const d = this.#delivery;
     if (!d) return;
     d.outstanding = 0;
+    d.next = 0;
     for (const item of d.items) if (!item.acked) item.sent = false;
   }
 
@@ -148,7 +148,7 @@ export class OutPath {
     }
     if (items.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const d: Delivery = { items, left: items.length, outstanding: 0, resolve, reject };
+      const d: Delivery = { items, left: items.length, outstanding: 0, next: 0, resolve, reject };
       this.#delivery = d;
       if (this.#client) this.#send(d);
     });
@@ -160,8 +160,8 @@ export class OutPath {
     if (!client) return;
     const generation = this.#generation;
     const properties = this.#version === 5 ? { userProperties: { [ORIGIN_PROPERTY]: this.#origin } } : undefined;
-    for (const item of d.items) {
-      if (d.outstanding >= this.#window) return;
+    while (d.next < d.items.length && d.outstanding < this.#window) {
+      const item = d.items[d.next++];
       if (item.sent || item.acked) continue;
       item.sent = true;
       d.outstanding++;

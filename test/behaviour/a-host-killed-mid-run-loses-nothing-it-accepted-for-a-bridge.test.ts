@@ -30,7 +30,7 @@ test('host A SIGKILLed mid-run and restarted: every message it had acknowledged 
   const address = `127.0.0.1:${await freePort()}`;
   const configA = writeConfig({
     modules: { server: server(address) },
-    bridges: { site: bridge(broker.url, 'host-a', { out: [{ filter: 'load/#' }] }, { delivery: { maxBatch: 256 } }) },
+    bridges: { site: bridge(broker.url, 'host-a', { out: [{ filter: 'load/#' }] }) },
   });
   const dataDir = tempDir();
   const startA = () => new HostProcess(['--config', configA, '--data-dir', dataDir]);

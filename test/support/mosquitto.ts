@@ -113,6 +113,11 @@ export class Mosquitto {
     await acceptsConnections(child, this.port, () => this.output);
   }
 
+  /** SIGKILL, synchronously: for a process 'exit' handler. */
+  kill(): void {
+    this.#child?.kill('SIGKILL');
+  }
+
   /** SIGTERM (it saves its persistence file on the way out), resolved once it exited. */
   async stop(): Promise<void> {
     const child = this.#child;

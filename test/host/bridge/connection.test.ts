@@ -23,7 +23,7 @@ function spec(port: number, extra: Partial<ResolvedBridge> = {}): ResolvedBridge
     reconnect: { initialMs: 10, maxMs: 20 },
     out: [{ filter: 'telemetry/#', localPrefix: '', remotePrefix: '', qos: 1 }],
     in: [],
-    delivery: { maxBatch: 10, capacity: 10, overflow: 'drop-oldest' },
+    delivery: { maxBatch: 10, maxInFlight: 10, capacity: 10, overflow: 'drop-oldest' },
     ...extra,
   };
 }
