@@ -54,13 +54,16 @@ export class InPath {
 
   /**
    * Subscribes the in rules on a new connection. Always, even when the session was resumed:
-   * subscribing again is harmless and picks up rules added since. MQTT 5 subscriptions carry
-   * No Local, so the broker does not send this connection its own publishes.
+   * subscribing again picks up rules added since. MQTT 5 subscriptions carry No Local, so the
+   * broker does not send this connection its own publishes. Over MQTT 3.1.1 the broker sends
+   * its retained messages again at each reconnect (at least once allows it).
    */
   subscribe(client: MqttClient, version: 4 | 5): void {
     if (this.#rules.length === 0) return;
     const filters = this.#rules.map((r) => remoteFilter(r));
-    const map = Object.fromEntries(this.#rules.map((r) => [remoteFilter(r), { qos: r.qos, ...(version === 5 ? { nl: true } : {}) }]));
+    // MQTT 5: No Local, and retained messages only for a subscription the session did not have
+    // (rh 1), so a reconnect does not bring them in again.
+    const map = Object.fromEntries(this.#rules.map((r) => [remoteFilter(r), { qos: r.qos, ...(version === 5 ? { nl: true, rh: 1 } : {}) }]));
     client.subscribe(map, (err, granted) => {
       if (err && !granted) {
         // The connection went before the SUBACK: the next connection subscribes again.

@@ -1,4 +1,4 @@
-// An MQTT client publishes 3,000 messages at QoS 1 into host A's server module; A bridges
+// An MQTT client publishes 2,000 messages at QoS 1 into host A's server module; A bridges
 // them to Mosquitto, and host B brings them in to its gateway and HTTP sink. A is SIGKILLed
 // at a random moment and restarted on the same --data-dir. Every message A acknowledged
 // before the kill was in the bridge's durable out queue by then (the PUBACK waits for the
@@ -14,7 +14,7 @@ import { Mosquitto } from '../support/mosquitto.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 
-const TOTAL = 3000;
+const TOTAL = 2000;
 const WINDOW = 64;
 
 test('host A SIGKILLed mid-run and restarted: every message it had acknowledged reaches host B through the broker', async (t) => {
@@ -42,7 +42,7 @@ test('host A SIGKILLed mid-run and restarted: every message it had acknowledged 
     client = await mqtt.connectAsync(`mqtt://${address}`, { clientId: 'load', clean: false, protocolVersion: 4, reconnectPeriod: 100, connectTimeout: 2000 });
     client.on('error', () => {});
     const c = client;
-    const killAt = 300 + Math.floor(Math.random() * 2400);
+    const killAt = 200 + Math.floor(Math.random() * 1600);
     t.diagnostic(`SIGKILL after ${killAt} acknowledged publishes`);
     let acked = 0;
     let next = 0;

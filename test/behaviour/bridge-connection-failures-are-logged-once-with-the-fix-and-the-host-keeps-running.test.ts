@@ -11,7 +11,7 @@ import { bridge, bridgeUp, type Reading } from '../support/bridges.ts';
 import { HostProcess, type LogLine, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
-import { Mosquitto, makeCertificates } from '../support/mosquitto.ts';
+import { Mosquitto, testTls } from '../support/mosquitto.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -22,9 +22,8 @@ const ATTEMPTS = 5;
 
 test('a wrong password, an unreachable broker and a TLS name mismatch each give one line with the bridge and the fix; the host keeps running', async (t) => {
   const dir = tempDir();
-  const certs = makeCertificates(dir, ['broker.example']);
   const secured = await Mosquitto.start({ users: { edge: RIGHT }, persistence: false });
-  const tls = await Mosquitto.start({ tls: { cert: certs.cert, key: certs.key }, persistence: false });
+  const tls = await Mosquitto.start({ tls: { cert: testTls.cert, key: testTls.key }, persistence: false });
   const wrongFile = join(dir, 'wrong.password');
   writeFileSync(wrongFile, `${WRONG}\n`);
   const rightFile = join(dir, 'right.password');
@@ -41,9 +40,9 @@ test('a wrong password, an unreachable broker and a TLS name mismatch each give 
         bridges: {
           'wrong-password': bridge(secured.url, 'wrong-password', out, { ...fast, username: 'edge', passwordFile: wrongFile }),
           unreachable: bridge(nowhere, 'unreachable', out, fast),
-          'tls-name': bridge(tls.url, 'tls-name', out, { ...fast, tls: { ca: certs.ca } }),
+          'tls-name': bridge(tls.url, 'tls-name', out, { ...fast, tls: { ca: testTls.ca } }),
           'right-password': bridge(secured.url, 'right-password', out, { username: 'edge', passwordEnv: 'EDGEHOST_TEST_PASSWORD' }),
-          'tls-ok': bridge(tls.url, 'tls-ok', out, { tls: { ca: certs.ca, servername: 'broker.example' } }),
+          'tls-ok': bridge(tls.url, 'tls-ok', out, { tls: { ca: testTls.ca, servername: testTls.name } }),
         },
       }),
       '--log-level',

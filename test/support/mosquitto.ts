@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { tempDir } from './paths.ts';
+import { root, tempDir } from './paths.ts';
 import { freePort } from './ports.ts';
 
 export interface MosquittoOptions {
@@ -153,20 +153,17 @@ async function acceptsConnections(child: ChildProcess, port: number, output: () 
 }
 
 /**
- * A CA and a server certificate signed by it for `names` (DNS names), made with openssl in
- * `dir`: for a TLS listener whose name a client can check (or fail to).
+ * A test CA (ca.pem) and a broker certificate it signed for the name "broker.example" only
+ * (broker.pem, broker.key), valid until 2126: for a TLS listener whose name a client can
+ * check, or fail to. Made once with openssl (no openssl needed to run the tests):
+ *   openssl req -x509 -newkey rsa:2048 -nodes -days 36500 -subj '/CN=edgehost test CA' -keyout ca.key -out ca.pem
+ *   openssl req -newkey rsa:2048 -nodes -subj /CN=broker.example -keyout broker.key -out broker.csr
+ *   openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -days 36500 -extfile <(echo subjectAltName=DNS:broker.example) -out broker.pem
+ * The CA's key was not kept.
  */
-export function makeCertificates(dir: string, names: string[]): { ca: string; cert: string; key: string } {
-  const ca = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca.key');
-  const key = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const cert = join(dir, 'server.pem');
-  const ext = join(dir, 'server.ext');
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=edgehost test CA', '-keyout', caKey, '-out', ca]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${names[0]}`, '-keyout', key, '-out', csr]);
-  writeFileSync(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
-  run(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert]);
-  return { ca, cert, key };
-}
+export const testTls = {
+  ca: join(root, 'test/fixtures/tls/ca.pem'),
+  cert: join(root, 'test/fixtures/tls/broker.pem'),
+  key: join(root, 'test/fixtures/tls/broker.key'),
+  name: 'broker.example',
+};

@@ -155,3 +155,8 @@ test('a bridge name follows the module name rule, and unknown keys are refused',
   assert.match(e.message, /bridges\.Cloud: bad name: bridge names are lowercase letters, digits and dashes/);
   assert.match(e.message, /bridges\.ok: unknown key "qos": remove it or fix the spelling/);
 });
+
+test('--help lists --bridge', async () => {
+  const { usage } = await import('../../../host/config/flags.ts');
+  assert.match(usage(undefined, 'edgehost.json'), /--bridge <url>\s+Bridge the bus to an MQTT broker/);
+});
