@@ -178,7 +178,15 @@ export class Connection {
       return;
     }
     const version = this.#version;
-    const client = mqtt.connect(this.#spec.url, options);
+    let client: MqttClient;
+    try {
+      client = mqtt.connect(this.#spec.url, options);
+    } catch (e) {
+      // Bad TLS material (a key that does not parse) throws here rather than failing the connection.
+      this.#failed(diagnose(e, this.#context()));
+      this.#schedule();
+      return;
+    }
     this.#client = client;
     const handlers = this.#handlers;
     client.handleMessage = (packet, done) => handlers.message(client, packet, () => done());
@@ -197,7 +205,10 @@ export class Connection {
       }`;
     });
     client.on('connect', (connack: IConnackPacket) => {
-      if (this.#client !== client || this.#state === 'stopped') return;
+      if (this.#client !== client || this.#state === 'stopped') {
+        client.end(true);
+        return;
+      }
       up = true;
       this.#state = 'connected';
       this.#connectedAt = Date.now();

@@ -146,6 +146,13 @@ export function diagnose(error: unknown, ctx: DiagnosisContext): Diagnosis {
       message: `the broker's certificate is not valid now (${code}); renew it on the broker, or check this host's clock`,
     };
   }
+  if (typeof code === 'string' && code.startsWith('ERR_OSSL_')) {
+    return {
+      code: 'EH_BRIDGE_TLS',
+      kind: code,
+      message: `the TLS files could not be used (${reason}); check that ${b}.tls.cert, key and ca are PEM files that belong together`,
+    };
+  }
   if ((typeof code === 'string' && code.startsWith('ERR_SSL_')) || code === 'EPROTO') {
     return {
       code: 'EH_BRIDGE_TLS',

@@ -61,6 +61,9 @@ test('TLS failures: a name mismatch lists what the certificate names; an unknown
   assert.match(diagnose(system('SELF_SIGNED_CERT_IN_CHAIN'), ctx).message, /not signed by a CA this host trusts.*bridges\.cloud\.tls\.ca/);
   assert.match(diagnose(system('CERT_HAS_EXPIRED'), ctx).message, /renew it on the broker/);
   assert.match(diagnose(system('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'), ctx).message, /TLS handshake .* failed/);
+  const badKey = diagnose(system('ERR_OSSL_PEM_NO_START_LINE', 'error:0480006C:PEM routines::no start line'), ctx);
+  assert.equal(badKey.code, 'EH_BRIDGE_TLS');
+  assert.match(badKey.message, /the TLS files could not be used .*bridges\.cloud\.tls\.cert, key and ca/);
 });
 
 test('the same problem twice has the same kind; a different one another', () => {
