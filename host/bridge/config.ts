@@ -193,11 +193,14 @@ export interface ResolvedBridge {
  */
 export function applyBridgeFlag(raw: Record<string, unknown>, url: string): string {
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(raw.bridges)) raw.bridges = {};
-  const bridges = raw.bridges as Record<string, unknown>;
-  if (!isObject(bridges[FLAG_BRIDGE])) bridges[FLAG_BRIDGE] = { out: [{ filter: '#' }] };
-  (bridges[FLAG_BRIDGE] as Record<string, unknown>).url = url;
-  return `bridges.${FLAG_BRIDGE}.url`;
+  raw.bridges ??= {};
+  const path = `bridges.${FLAG_BRIDGE}.url`;
+  // Something else than an object there is the config's mistake: validation names it.
+  if (!isObject(raw.bridges)) return path;
+  raw.bridges[FLAG_BRIDGE] ??= { out: [{ filter: '#' }] };
+  const entry = raw.bridges[FLAG_BRIDGE];
+  if (isObject(entry)) entry.url = url;
+  return path;
 }
 
 /**
