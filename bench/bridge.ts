@@ -127,7 +127,7 @@ export async function run(): Promise<BenchResult[]> {
       [broker.port, b.port],
       [broker.port, broker.port],
     ]) {
-      await measure(p, q, 'warmup', MESSAGES / 4);
+      await measure(p, q, 'warmup', MESSAGES / 10);
     }
     // Each row right after its own baseline: the machine's load drifts (other processes share it).
     const paths: [string, number, number][] = [
