@@ -36,6 +36,14 @@ export const errorCodes = {
   EH_HTTP_DEADLINE:
     'an HTTP request ran past its deadline (limits.httpRequestTimeoutMs or limits.callDeadlineMs); it got 504 and a handler still running was ended',
   EH_HTTP_OVERLOADED: 'a module had limits.httpMaxConcurrentRequests requests in hand; more got 503 with Retry-After',
+  EH_BRIDGE_AUTH: "a bridge's broker refused its credentials, or its password or client certificate could not be read",
+  EH_BRIDGE_UNREACHABLE: 'a bridge cannot reach its broker (connection refused, unknown host, no route, no MQTT answer)',
+  EH_BRIDGE_TLS: "a bridge's TLS connection failed: the broker's certificate does not name the host, is not trusted, or expired",
+  EH_BRIDGE_REFUSED: 'a broker refused a bridge for another reason (client id, protocol version, busy, banned)',
+  EH_BRIDGE_DISCONNECTED: 'a bridge lost its connection to the broker; it reconnects with backoff',
+  EH_BRIDGE_PUBLISH_REFUSED: "a broker answered a bridge's publish with an error (MQTT 5 PUBACK reason code); the message is retried",
+  EH_BRIDGE_SUBSCRIBE_REFUSED: "a broker refused one of a bridge's in subscriptions",
+  EH_BRIDGE_IN_DROPPED: 'a message from the broker matched no in rule (a subscription left from an earlier config) or has no valid local topic; it was dropped',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

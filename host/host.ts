@@ -2,6 +2,8 @@
 // Modules come and go while it runs (addModule, replaceModule, removeModule);
 // the config file is only the set it starts with.
 import { dirname, join, resolve } from 'node:path';
+import { Bridge, type BridgeInfo } from './bridge/bridge.ts';
+import { bridgeId } from './bridge/loops.ts';
 import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
 import type { HostServices } from './capabilities/capability.ts';
 import { capabilities } from './capabilities/index.ts';
@@ -21,6 +23,8 @@ export class Host {
   readonly config: ResolvedConfig;
   readonly bus: Bus;
   readonly modules = new Map<string, ModuleRuntime>();
+  /** Connections of the bus to external MQTT brokers (config `bridges`), by name. */
+  readonly bridges = new Map<string, Bridge>();
   readonly services: HostServices;
   /** GET /metrics; undefined when the config turns metrics off. */
   readonly metrics: HostMetrics | undefined;
@@ -42,12 +46,18 @@ export class Host {
       onOverflow: (subscriber) => {
         let warn = overflowWarnings.get(subscriber);
         if (!warn) {
-          const capacity = this.modules.get(subscriber)?.spec.delivery.capacity;
+          const bridge = [...this.bridges.values()].find((b) => bridgeId(b.spec.name) === subscriber);
+          const capacity = bridge ? bridge.spec.delivery.capacity : this.modules.get(subscriber)?.spec.delivery.capacity;
           warn = throttledLog(1000, (suppressed) =>
-            logger.warn(
-              { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
-              `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`,
-            ),
+            bridge
+              ? logger.warn(
+                  { bridge: bridge.spec.name, capacity, droppedSinceLastWarning: suppressed },
+                  `out queue of bridge ${bridge.spec.name} is full (${capacity} messages); dropping per bridges.${bridge.spec.name}.delivery.overflow`,
+                )
+              : logger.warn(
+                  { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
+                  `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`,
+                ),
           );
           overflowWarnings.set(subscriber, warn);
         }
@@ -79,8 +89,15 @@ export class Host {
    * checking its world) before starting any, so a bad component stops the host
    * at once with its name and what does not match, then starts them all.
    * `sources` says where each came from (default: the config file).
+   * Bridges come first, so their out queues take what modules publish from the start;
+   * they connect in the background: a broker that cannot be reached does not hold the host.
    */
   async start(sources: ReadonlyMap<string, ModuleSource> = new Map()): Promise<void> {
+    const ownClientIds = new Set(this.config.bridges.map((b) => b.clientId));
+    for (const spec of this.config.bridges) {
+      this.bridges.set(spec.name, new Bridge(spec, { bus: this.bus, logger: this.#logger, commit: () => this.bus.commit(), ownClientIds }));
+    }
+    for (const bridge of this.bridges.values()) bridge.start();
     const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.workerBundle()]);
     await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, sources.get(spec.name) ?? 'config')));
   }
@@ -128,13 +145,21 @@ export class Host {
     return [...this.modules.values()].map((m) => m.info());
   }
 
-  /** Stops intake everywhere, lets queued calls finish, then commits and closes the durable queues. */
+  bridgeList(): BridgeInfo[] {
+    return [...this.bridges.values()].map((b) => b.info());
+  }
+
+  /**
+   * Stops intake everywhere, lets queued calls finish, lets the bridges send what the
+   * modules published meanwhile, then commits and closes the durable queues.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     const runtimes = [...this.modules.values()];
     for (const m of runtimes) m.stopIntake();
     await Promise.all(runtimes.map((m) => m.stop(this.config.shutdownTimeoutMs)));
     this.#standby?.close();
+    await Promise.all([...this.bridges.values()].map((b) => b.stop(this.config.shutdownTimeoutMs)));
     this.#store.close();
   }
 

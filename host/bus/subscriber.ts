@@ -6,7 +6,7 @@ export interface BusMessage {
   payload: Uint8Array;
   /** ms since the epoch, from the bus clock. */
   publishedAt: number;
-  /** Module name of the publisher; undefined for host code. */
+  /** Module name of the publisher, `bridge:<name>` for what a bridge brought in; undefined for other host code. */
   publisher?: string;
 }
 

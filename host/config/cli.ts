@@ -11,6 +11,8 @@ export interface CliOptions {
   dataDir?: string;
   adminAddress?: string;
   adminTokenFile?: string;
+  /** `--bridge <url>`: the broker of the bridge named "default". */
+  bridge?: string;
   traceProtocol: boolean;
   help: boolean;
   /** `--<module>-<suffix>` flags with their values, in the order given. */
@@ -30,6 +32,11 @@ export const globalFlags: GlobalFlag[] = [
   { name: 'data-dir', value: '<dir>', help: 'Where durable state is kept (default: data)' },
   { name: 'admin-address', value: '<ip:port|off>', help: 'Where the admin API listens (default: 127.0.0.1:9090; off disables it)' },
   { name: 'admin-token-file', value: '<file>', help: 'File holding the admin API bearer token (default: generated into <data-dir>/admin-token)' },
+  {
+    name: 'bridge',
+    value: '<url>',
+    help: 'Bridge the bus to an MQTT broker (mqtt://, mqtts://, ws://, wss://): bridges.default.url; without that entry, everything goes out at QoS 1 and nothing comes in',
+  },
   { name: 'trace-protocol', help: 'Log every message between the main thread and the modules (or EDGEHOST_TRACE_PROTOCOL=1)' },
   { name: 'help', help: 'Show this text' },
 ];
@@ -63,7 +70,11 @@ export function parseCli(argv: string[]): CliOptions {
     else if (name === 'data-dir') out.dataDir = value;
     else if (name === 'admin-address') out.adminAddress = value;
     else if (name === 'admin-token-file') out.adminTokenFile = value;
-    else if (!/^[a-z][a-z0-9-]*$/.test(name)) throw usageError(`unknown option --${name}`);
+    else if (name === 'bridge') {
+      if (out.bridge !== undefined)
+        throw usageError('--bridge was given more than once; it sets one bridge (bridges.default); list more in the config under "bridges"');
+      out.bridge = value;
+    } else if (!/^[a-z][a-z0-9-]*$/.test(name)) throw usageError(`unknown option --${name}`);
     else out.moduleFlags.push([`--${name}`, value]);
   }
   return out;

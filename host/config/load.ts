@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { isLoopback, parseAdminAddress } from '../admin/address.ts';
+import { applyBridgeFlag, type ResolvedBridge, resolveBridges } from '../bridge/config.ts';
 import type { RawModule } from '../capabilities/capability.ts';
 import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
 import { platform, readWitPackage, type WitPackage, type World, wasiWorld, witDir } from '../components/wit.ts';
@@ -21,9 +22,10 @@ export interface ResolvedModule extends ModuleConfig {
   capabilityInterfaces: string[];
 }
 
-export interface ResolvedConfig extends Omit<HostConfig, 'modules'> {
+export interface ResolvedConfig extends Omit<HostConfig, 'modules' | 'bridges'> {
   file: string;
   modules: ResolvedModule[];
+  bridges: ResolvedBridge[];
 }
 
 type Raw = Record<string, unknown>;
@@ -43,6 +45,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   setAdmin(raw, 'address', cli.adminAddress, '--admin-address', fromFlags);
   setAdmin(raw, 'tokenFile', cli.adminTokenFile, '--admin-token-file', fromFlags);
   if (cli.traceProtocol) raw.traceProtocol = true;
+  if (cli.bridge !== undefined) fromFlags.set(applyBridgeFlag(raw, cli.bridge), '--bridge');
   const rawModules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, RawModule>;
   for (const [path, flag] of applyModuleFlags(cli.moduleFlags, rawModules, worldImports(rawModules, dirname(file)), file)) fromFlags.set(path, flag);
   const parsed = hostConfig.safeParse(raw);
@@ -65,10 +68,11 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
       for (const problem of users.length > 0 ? (cap.checkAll?.(grants) ?? []) : []) problems.push(`${file}: ${problem}`);
     }
   }
+  const bridges = resolveBridges(config.bridges, { base: dirname(file), where: `${file}: `, problems });
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
   if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
-  const { modules: _, ...rest } = config;
-  return { ...rest, file, modules };
+  const { modules: _, bridges: __, ...rest } = config;
+  return { ...rest, file, modules, bridges };
 }
 
 /** A flag's value into `admin.<key>` of the raw config (created when missing). */
@@ -166,6 +170,8 @@ function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<strin
       return `${at}: ${reason}`;
     }
     let reason = issue.message;
+    // A bad name under `modules` or `bridges`: say what names look like, not "Invalid key in record".
+    if (issue.code === 'invalid_key' && issue.issues[0]) reason = `bad name: ${issue.issues[0].message}`;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
     }

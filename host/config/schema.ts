@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAdminAddress } from '../admin/address.ts';
+import { bridgesConfig } from '../bridge/config.ts';
 import { capabilities } from '../capabilities/index.ts';
 import { logLevels } from '../logger.ts';
 
@@ -196,6 +197,8 @@ export const hostConfig = z
       .prefault({}),
     admin: adminOptions.prefault({}),
     modules: z.record(moduleName, moduleConfig),
+    /** Connections of the bus to external MQTT brokers, by name (see host/bridge/). */
+    bridges: bridgesConfig.default({}),
   })
   .strict();
 export type HostConfig = Omit<z.infer<typeof hostConfig>, 'modules'> & { modules: Record<string, ModuleConfig> };
