@@ -45,7 +45,7 @@ function setup(extra: Partial<ResolvedBridge['delivery']> = {}) {
     clientId: 'host-a',
     out: [{ filter: 'telemetry/#', localPrefix: '', remotePrefix: 'site/a/', qos: 1 as const }],
     in: [],
-    delivery: { maxBatch: 100, maxInFlight: 100, capacity: 1000, overflow: 'drop-oldest' as const, ...extra },
+    delivery: { maxBatch: 100, maxInFlight: 100, capacity: 1000, capacityBytes: 1 << 20, overflow: 'drop-oldest' as const, ...extra },
   } as unknown as ResolvedBridge;
   const out = new OutPath(bus, spec, pino({ level: 'silent' }));
   const publish = (n: number, from = 'telemetry') => {
