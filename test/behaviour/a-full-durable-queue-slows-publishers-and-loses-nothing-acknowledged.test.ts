@@ -56,8 +56,9 @@ test('with the sink down, publishers past the durable queue budget are slowed, a
       'the durable queue dropped messages',
     );
   } finally {
-    await client?.endAsync(true);
+    // The host first: a client ending with publishes still unacknowledged waits on it.
     host.kill();
+    client?.end(true);
     await sink.close();
   }
 });
