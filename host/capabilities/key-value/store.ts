@@ -56,7 +56,7 @@ export class KvStore {
     // fsync, so once it returns a killed process loses nothing; a power loss may
     // undo the last commits. (The bus's durable queues make the same choice.)
     // A busy database can only be an instance of this module still closing.
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000');
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 2000');
     this.#migrate();
     this.#get = this.#db.prepare('SELECT value FROM entries WHERE bucket = ? AND key = ?');
     this.#size = this.#db.prepare('SELECT COALESCE(length(value), 0) AS n FROM entries WHERE bucket = ? AND key = ?');
