@@ -31,6 +31,7 @@ import {
   decodeSubscription,
   encodeEntry,
   encodeInflightState,
+  encodeMessage,
   encodeRetained,
   encodeSession,
   encodeSubscription,
@@ -103,6 +104,8 @@ class KeptSession implements SessionJournal {
   readonly sid: number;
   readonly subs = new Map<string, number>();
   nextSub = 1;
+  /** Messages whose packet id and state are written apart (f/): only theirs need deleting with them. */
+  readonly apart = new Set<number>();
   private readonly ops: Map<string, Op>;
 
   constructor(sid: number, ops: Map<string, Op>) {
@@ -126,20 +129,21 @@ class KeptSession implements SessionJournal {
   private changed(entry: Inflight): void {
     const m = mKey(this.sid, entry.seq);
     if (isEntry(this.ops.get(m))) this.ops.set(m, entry);
-    else this.ops.set(fKey(this.sid, entry.seq), encodeInflightState(entry));
+    else {
+      this.ops.set(fKey(this.sid, entry.seq), encodeInflightState(entry));
+      this.apart.add(entry.seq);
+    }
   }
 
   removed(seq: number): void {
     const m = mKey(this.sid, seq);
-    const f = fKey(this.sid, seq);
     if (isEntry(this.ops.get(m))) {
       // Entered and left within this call: never written.
       this.ops.delete(m);
-      this.ops.delete(f);
       return;
     }
     this.ops.set(m, null);
-    this.ops.set(f, null);
+    if (this.apart.delete(seq)) this.ops.set(fKey(this.sid, seq), null);
   }
 
   awaiting(packetId: number, waiting: boolean): void {
@@ -233,9 +237,19 @@ export class KvStateStore implements StateStore {
     if (this.sessionOps.size > 0) {
       const ops = [...this.sessionOps];
       this.sessionOps.clear();
+      // A message kept by several sessions is encoded once per call (not kept: it would double the memory of what is queued).
+      const parts = new Map<Message, Uint8Array>();
+      const part = (m: Message) => {
+        let p = parts.get(m);
+        if (p === undefined) {
+          p = encodeMessage(m);
+          parts.set(m, p);
+        }
+        return p;
+      };
       this.write(
         SESSIONS,
-        ops.map(([key, op]) => [key, op === null ? null : op instanceof Uint8Array ? () => op : () => encodeEntry(op)]),
+        ops.map(([key, op]) => [key, op === null ? null : op instanceof Uint8Array ? () => op : () => encodeEntry(op, part(op.message))]),
       );
     }
     if (this.retainedOps.size > 0) {
@@ -403,6 +417,7 @@ export class KvStateStore implements StateStore {
       this.readEach(SESSIONS, [...keys.f], (seq, value, key) => {
         try {
           states.set(seq, decodeInflightState(value));
+          kept.apart.add(seq);
         } catch {
           discard(key);
         }
@@ -417,10 +432,14 @@ export class KvStateStore implements StateStore {
           else queued.push(entry);
         } catch {
           discard(key);
-          if (keys.f.has(seq)) discard(keys.f.get(seq)!);
+          if (kept.apart.delete(seq)) discard(keys.f.get(seq)!);
         }
       });
-      for (const [seq, key] of keys.f) if (!keys.m.has(seq)) discard(key);
+      for (const [seq, key] of keys.f) {
+        if (keys.m.has(seq)) continue;
+        kept.apart.delete(seq);
+        discard(key);
+      }
       const awaiting = [...keys.a.keys()].filter((id) => id >= 1 && id <= 65535);
       // It was connected when the module or host stopped: offline from now on, its expiry counted from now.
       const wasConnected = record.expiresAt === undefined && record.expirySeconds !== NEVER_EXPIRES;

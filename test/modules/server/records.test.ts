@@ -31,6 +31,10 @@ const full = makeMessage('a/b', enc('payload'), {
   },
 });
 
+/** What a store keeps of `full`: everything but its publisher, which serves no-local only while it is routed. */
+const { from: _publisher, ...kept } = full;
+const plain = (m: object) => ({ ...m, topicBytes: undefined });
+
 describe('stored records', () => {
   it('a record keeps its header and binary parts as they are', () => {
     const parts = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(70_000).fill(7)];
@@ -45,12 +49,18 @@ describe('stored records', () => {
     }
     assert.throws(() => decodeSession(encodeRecord({ c: 1 })), RecordError);
     assert.throws(() => decodeEntry(encodeRecord({ t: 'x', q: 0 }, [new Uint8Array()]), 1), RecordError);
+    // A session message or retained message cut anywhere before its payload.
+    const entry = encodeEntry({ seq: 1, message: full, qos: 1, retain: false, packetId: 3, state: 'publish', subscriptionIds: [1] });
+    const payloadAt = entry.length - full.payload.length;
+    for (let n = 0; n < payloadAt; n++) assert.throws(() => decodeEntry(entry.subarray(0, n), 1), RecordError, `cut at ${n}`);
+    assert.throws(() => decodeRetained(encodeRetained(full, 1).subarray(0, 5)), RecordError);
+    assert.throws(() => decodeEntry(encodeRetained(full, 1), 1), RecordError);
   });
 
   it('a queued message and an in-flight one keep everything a subscriber gets', () => {
     const queued: Pending = { seq: 3, message: full, qos: 2, retain: true, subscriptionIds: [4, 5] };
     const q = decodeEntry(encodeEntry(queued), 3);
-    assert.deepEqual({ ...q, message: { ...q.message, topicBytes: undefined } }, { ...queued, message: { ...full, topicBytes: undefined } });
+    assert.deepEqual({ ...q, message: plain(q.message) }, { ...queued, message: plain(kept) });
     const inflight: Inflight = { seq: 4, message: makeMessage('t', enc('')), qos: 1, retain: false, packetId: 17, state: 'publish' };
     assert.deepEqual(decodeEntry(encodeEntry(inflight), 4), inflight);
     const released: Inflight = { ...inflight, qos: 2, state: 'pubrel' };
@@ -70,6 +80,6 @@ describe('stored records', () => {
     assert.deepEqual(decodeSubscription(encodeSubscription('$share/g/#', options)), ['$share/g/#', options]);
     const r = decodeRetained(encodeRetained(full, 1));
     assert.equal(r.qos, 1);
-    assert.deepEqual({ ...r.message, topicBytes: undefined }, { ...full, topicBytes: undefined });
+    assert.deepEqual(plain(r.message), plain(kept));
   });
 });
