@@ -1,7 +1,5 @@
 import { z } from 'zod';
-
-/** Longest bucket name, in UTF-8 bytes. */
-export const MAX_BUCKET_BYTES = 128;
+import { MAX_BUCKET_BYTES } from './store.ts';
 
 const bucketName = z
   .string()

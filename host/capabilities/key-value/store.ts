@@ -10,6 +10,9 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 /** Bumped when the table layout changes, so an old host never misreads a newer file. */
 const SCHEMA_VERSION = 1;
 
+/** Longest bucket name, in UTF-8 bytes. */
+export const MAX_BUCKET_BYTES = 128;
+
 /** Bytes an entry counts beyond its bucket name, key and value: SQLite's row and index overhead, roughly. */
 export const ENTRY_OVERHEAD = 64;
 

@@ -5,8 +5,9 @@
 // leaves the worker (ctx.beforeOutput), and at a clean stop.
 import { join } from 'node:path';
 import { hostError, ok, type WorkerHalf } from '../capability.ts';
-import { type KeyValueGrant, MAX_BUCKET_BYTES } from './grant.ts';
-import { KvStore, QuotaExceeded } from './store.ts';
+// Types only from grant.ts: its schema (zod) stays out of the module's worker.
+import type { KeyValueGrant } from './grant.ts';
+import { KvStore, MAX_BUCKET_BYTES, QuotaExceeded } from './store.ts';
 
 /** Keys (or entries) one batch call may name, and keys one list-keys page holds. */
 export const MAX_BATCH = 1000;
