@@ -12,6 +12,8 @@ const modules: { name: string; file: string; what: string }[] = [
   { name: 'pipeline', file: './pipeline.ts', what: 'telemetry -> bus -> gateway -> HTTP sink, end to end' },
   { name: 'guest-call', file: './guest-call.ts', what: 'raw guest call costs, in process' },
   { name: 'server', file: './server.ts', what: 'the server module (MQTT)' },
+  { name: 'http', file: './http.ts', what: 'the web module (wasi:http) against plain Node http' },
+  { name: 'bridge', file: './bridge.ts', what: 'host A -> Mosquitto -> host B over bridges, next to the same clients on Mosquitto alone' },
   { name: 'memory', file: './memory.ts', what: 'host RSS, and RSS per added module' },
   { name: 'idle', file: './idle.ts', what: 'the first message to a module in idle sleep' },
 ];

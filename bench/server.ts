@@ -12,14 +12,14 @@
 // cost of speaking 5.0 at all).
 //
 // Rates are measured from the first publish to the last delivery. Run: `node bench/server.ts`.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
+import { Mosquitto, mosquittoVersion } from '../test/support/mosquitto.ts';
 import { freePort } from '../test/support/ports.ts';
 import type { BenchResult } from './result.ts';
 
@@ -77,8 +77,10 @@ interface Broker {
 }
 
 const children = new Set<ChildProcess>();
+const mosquittos = new Set<Mosquitto>();
 const killChildren = () => {
   for (const c of children) c.kill('SIGKILL');
+  for (const m of mosquittos) m.kill();
 };
 
 function track(child: ChildProcess): ChildProcess {
@@ -151,52 +153,11 @@ async function startEdgehost(dir: string): Promise<Broker> {
   return { name: 'edgehost', port, stop: () => stopChild(child) };
 }
 
-/** Mosquitto's own log line saying it runs is not flushed to a pipe: wait until its port accepts a connection. */
-async function acceptsConnections(child: ChildProcess, port: number, output: () => string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited at start\n${output()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connectTcp(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not accept connections on ${port} within ${STARTUP_TIMEOUT_MS} ms\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function mosquittoVersion(): string {
-  const r = spawnSync('mosquitto', ['-h'], { encoding: 'utf8' });
-  return /mosquitto version (\S+)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown';
-}
-
-async function startMosquitto(dir: string): Promise<Broker> {
-  const port = await freePort();
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      `max_inflight_messages ${MAX_INFLIGHT}`,
-      `max_queued_messages ${MAX_QUEUED}`,
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      '',
-    ].join('\n'),
-  );
-  const child = track(spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  await acceptsConnections(child, port, () => stderr);
-  return { name: `mosquitto ${mosquittoVersion()}`, port, stop: () => stopChild(child) };
+async function startMosquitto(): Promise<Broker> {
+  // Limits set alike on both brokers; no persistence, as the edgehost side has none here.
+  const broker = await Mosquitto.start({ persistence: false, maxInflight: MAX_INFLIGHT, maxQueued: MAX_QUEUED });
+  mosquittos.add(broker);
+  return { name: `mosquitto ${mosquittoVersion()}`, port: broker.port, stop: () => broker.stop() };
 }
 
 // ---- load ----
@@ -299,7 +260,7 @@ export async function run(): Promise<BenchResult[]> {
   try {
     const edgehost = await startEdgehost(dir);
     brokers.push(edgehost);
-    const mosquitto = await startMosquitto(dir);
+    const mosquitto = await startMosquitto();
     brokers.push(mosquitto);
     // One broker at a time, so that they never compete for the CPU.
     const ours = await runScenarios(edgehost);

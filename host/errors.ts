@@ -25,6 +25,27 @@ export const errorCodes = {
   EH_MODULE_NOT_FOUND: 'no module with that name is running',
   EH_MODULE_BUSY: 'the module is being added, replaced or removed by another request',
   EH_HOST_STOPPING: 'the host is shutting down and takes no changes',
+  EH_HOST_STARTING: 'the host is still starting its modules; the admin API answers once they have started',
+  EH_IMPORT_NOT_GRANTED: 'a deployed component imports a capability its entry grants nothing of (the link-time gate)',
+  EH_ADMIN_UNAUTHORIZED: 'an admin API request had no bearer token, or a wrong one',
+  EH_ADMIN_REQUEST: 'an admin API request is malformed (format, missing part, unknown endpoint)',
+  EH_ADMIN_TOO_LARGE: 'an admin API request body is larger than its limit',
+  EH_ADMIN_INTERNAL: 'the admin API failed unexpectedly; the host log has the details',
+  EH_ADMIN_UNREACHABLE: 'the edgehost CLI cannot reach the admin API',
+  EH_STATE_INVALID: '<data-dir>/deployments.json cannot be read, or a deployment in it no longer validates',
+  EH_RUN_BUSY: 'run-once: the concurrency limit and the queue are full; retry after the time given',
+  EH_RUN_INVALID: 'run-once: the request or the component cannot be run (not a command and no world given, bad limits)',
+  EH_HTTP_DEADLINE:
+    'an HTTP request ran past its deadline (limits.httpRequestTimeoutMs or limits.callDeadlineMs); it got 504 and a handler still running was ended',
+  EH_HTTP_OVERLOADED: 'a module had limits.httpMaxConcurrentRequests requests in hand; more got 503 with Retry-After',
+  EH_BRIDGE_AUTH: "a bridge's broker refused its credentials, or its password or client certificate could not be read",
+  EH_BRIDGE_UNREACHABLE: 'a bridge cannot reach its broker (connection refused, unknown host, no route, no MQTT answer)',
+  EH_BRIDGE_TLS: "a bridge's TLS connection failed: the broker's certificate does not name the host, is not trusted, or expired",
+  EH_BRIDGE_REFUSED: 'a broker refused a bridge for another reason (client id, protocol version, busy, banned)',
+  EH_BRIDGE_DISCONNECTED: 'a bridge lost its connection to the broker; it reconnects with backoff',
+  EH_BRIDGE_PUBLISH_REFUSED: "a broker answered a bridge's publish with an error (MQTT 5 PUBACK reason code); the message is retried",
+  EH_BRIDGE_SUBSCRIBE_REFUSED: "a broker refused one of a bridge's in subscriptions",
+  EH_BRIDGE_IN_DROPPED: 'a message from the broker matched no in rule (a subscription left from an earlier config) or has no valid local topic; it was dropped',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -2,6 +2,8 @@
 // Modules come and go while it runs (addModule, replaceModule, removeModule);
 // the config file is only the set it starts with.
 import { dirname, join, resolve } from 'node:path';
+import { Bridge, type BridgeInfo } from './bridge/bridge.ts';
+import { bridgeId } from './bridge/loops.ts';
 import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
 import type { HostServices } from './capabilities/capability.ts';
 import { capabilities } from './capabilities/index.ts';
@@ -11,6 +13,8 @@ import { moduleLimits } from './config/schema.ts';
 import { HostError } from './errors.ts';
 import { throttledLog } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
+import { HostMetrics } from './metrics/host-metrics.ts';
+import { noMetrics } from './metrics/recorder.ts';
 import { type ModuleInfo, ModuleRuntime, type ModuleSource, type RemoveOptions } from './runtime/module-runtime.ts';
 import { StandbyWorker } from './sandbox/standby.ts';
 import { type WorkerBundle, workerBundle } from './sandbox/worker-bundle.ts';
@@ -19,7 +23,11 @@ export class Host {
   readonly config: ResolvedConfig;
   readonly bus: Bus;
   readonly modules = new Map<string, ModuleRuntime>();
+  /** Connections of the bus to external MQTT brokers (config `bridges`), by name. */
+  readonly bridges = new Map<string, Bridge>();
   readonly services: HostServices;
+  /** GET /metrics; undefined when the config turns metrics off. */
+  readonly metrics: HostMetrics | undefined;
   readonly #logger: Logger;
   readonly #store: DurableStore;
   /** Names being added, replaced or removed: one change per module at a time. */
@@ -38,12 +46,18 @@ export class Host {
       onOverflow: (subscriber) => {
         let warn = overflowWarnings.get(subscriber);
         if (!warn) {
-          const capacity = this.modules.get(subscriber)?.spec.delivery.capacity;
+          const bridge = [...this.bridges.values()].find((b) => bridgeId(b.spec.name) === subscriber);
+          const capacity = bridge ? bridge.spec.delivery.capacity : this.modules.get(subscriber)?.spec.delivery.capacity;
           warn = throttledLog(1000, (suppressed) =>
-            logger.warn(
-              { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
-              `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`,
-            ),
+            bridge
+              ? logger.warn(
+                  { bridge: bridge.spec.name, capacity, droppedSinceLastWarning: suppressed },
+                  `out queue of bridge ${bridge.spec.name} is full (${capacity} messages); dropping per bridges.${bridge.spec.name}.delivery.overflow`,
+                )
+              : logger.warn(
+                  { module: subscriber, capacity, droppedSinceLastWarning: suppressed },
+                  `queue of module ${subscriber} is full (${capacity} messages); dropping per its delivery.overflow policy`,
+                ),
           );
           overflowWarnings.set(subscriber, warn);
         }
@@ -52,17 +66,40 @@ export class Host {
       store: this.#store,
       onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
-    this.services = { logger, bus: this.bus, dataDir, commit: () => this.bus.commit() };
+    this.metrics = config.metrics ? new HostMetrics({ modules: () => [...this.modules.values()], bus: this.bus }) : undefined;
+    const metrics = this.metrics;
+    if (metrics) this.#store.onCommit = (seconds) => metrics.durableCommit(seconds);
+    const shared = new Map<string, unknown>();
+    this.services = {
+      logger,
+      bus: this.bus,
+      dataDir,
+      commit: () => this.bus.commit(),
+      budgets: config.budgets,
+      metrics: this.metrics ?? noMetrics,
+      shared: <T>(key: string, create: () => T): T => {
+        if (!shared.has(key)) shared.set(key, create());
+        return shared.get(key) as T;
+      },
+    };
   }
 
   /**
    * Loads every component of the config (transpiling through the cache and
    * checking its world) before starting any, so a bad component stops the host
    * at once with its name and what does not match, then starts them all.
+   * `sources` says where each came from (default: the config file).
+   * Bridges come first, so their out queues take what modules publish from the start;
+   * they connect in the background: a broker that cannot be reached does not hold the host.
    */
-  async start(): Promise<void> {
-    const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.#workerBundle()]);
-    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, 'config')));
+  async start(sources: ReadonlyMap<string, ModuleSource> = new Map()): Promise<void> {
+    const ownClientIds = new Set(this.config.bridges.map((b) => b.clientId));
+    for (const spec of this.config.bridges) {
+      this.bridges.set(spec.name, new Bridge(spec, { bus: this.bus, logger: this.#logger, commit: () => this.bus.commit(), ownClientIds }));
+    }
+    for (const bridge of this.bridges.values()) bridge.start();
+    const [loaded] = await Promise.all([Promise.all(this.config.modules.map(async (m) => [m, await this.#load(m)] as const)), this.workerBundle()]);
+    await Promise.all(loaded.map(([spec, component]) => this.#run(spec, component, sources.get(spec.name) ?? 'config')));
   }
 
   /** Adds and starts a module; rejects if the name is taken or the component does not fit. Resolves after its first start attempt. */
@@ -108,18 +145,26 @@ export class Host {
     return [...this.modules.values()].map((m) => m.info());
   }
 
-  /** Stops intake everywhere, lets queued calls finish, then commits and closes the durable queues. */
+  bridgeList(): BridgeInfo[] {
+    return [...this.bridges.values()].map((b) => b.info());
+  }
+
+  /**
+   * Stops intake everywhere, lets queued calls finish, lets the bridges send what the
+   * modules published meanwhile, then commits and closes the durable queues.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     const runtimes = [...this.modules.values()];
     for (const m of runtimes) m.stopIntake();
     await Promise.all(runtimes.map((m) => m.stop(this.config.shutdownTimeoutMs)));
     this.#standby?.close();
+    await Promise.all([...this.bridges.values()].map((b) => b.stop(this.config.shutdownTimeoutMs)));
     this.#store.close();
   }
 
   /** The JavaScript workers run, bundled once (see host/sandbox/worker-bundle.ts). */
-  #workerBundle(): Promise<WorkerBundle> {
+  workerBundle(): Promise<WorkerBundle> {
     return workerBundle(
       capabilities.map((c) => c.worker),
       join(dirname(resolve(this.config.cacheDir)), 'worker'),
@@ -127,7 +172,7 @@ export class Host {
   }
 
   async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
-    const bundle = await this.#workerBundle();
+    const bundle = await this.workerBundle();
     if (spec.idle && !this.#standby) this.#standby = new StandbyWorker(bundle.entry, moduleLimits.parse({}).workerHeapMb as number);
     const runtime = new ModuleRuntime(spec, component, {
       host: this.services,
@@ -135,6 +180,7 @@ export class Host {
       standby: this.#standby,
       logLevel: this.config.logLevel,
       trace: this.config.traceProtocol,
+      metrics: this.config.metrics,
       source,
     });
     this.modules.set(spec.name, runtime);

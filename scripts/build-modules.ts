@@ -27,7 +27,9 @@
 //     fingerprint of the program's files (build/<kind>/<name>.check/result.json) is unchanged;
 //  4. `jco componentize` (QuickJS backend, sync) in a child process, skipped when the fingerprint
 //     (sha256 of bundle + WIT files + world + tool versions), stored in <name>.wasm.sha256, is
-//     unchanged and the .wasm exists.
+//     unchanged and the .wasm exists. A platform world that includes wasi:http (http-service) is
+//     componentized from build/wit-platform-relabelled and a relabelled copy of the bundle, and
+//     the component gets its standard WASI names back (scripts/wasi-relabel.ts).
 // A failed check stops that guest before componentizing: nothing broken gets built. At most 2
 // child processes (tsc, jco) run at once.
 //
@@ -50,7 +52,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build as esbuild } from 'esbuild';
-import { readWitPackage, type WitPackage, type World } from '../host/components/wit.ts';
+import { readWitPackage, type WitPackage, type World, wasiPackage } from '../host/components/wit.ts';
 import {
   checkExportShape,
   displayPath,
@@ -65,6 +67,7 @@ import {
   type Problem,
   parseTscOutput,
 } from './guest-checks.ts';
+import { RELABEL_SUFFIX, RELABELLED_PACKAGES, relabel, standardWasiNames, WASI_VERSION } from './wasi-relabel.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const USAGE = 'usage: node scripts/build-modules.ts [--test-guests] [--force] [--check-only] [--no-check] [--modules <dir>] [--out <dir>]';
@@ -99,6 +102,8 @@ const buildDir = join(root, 'build');
 const platformWitDir = join(root, 'wit');
 /** wit/ with the WASI packages its worlds import (wasi:filesystem) as deps/: what jco is given for platform worlds. */
 const platformBuildWitDir = join(root, 'build', 'wit-platform');
+/** The same with wasi:http and wasi:io relabelled: what componentize is given for platform worlds that include wasi:http. */
+const relabelledPlatformWitDir = join(root, 'build', 'wit-platform-relabelled');
 const fixtureWitDir = join(root, 'test', 'fixtures', 'wit');
 const testWitDir = join(buildDir, 'wit-test');
 const typesWitDir = join(buildDir, 'wit-types');
@@ -106,21 +111,16 @@ const guestTypesDir = join(buildDir, 'guest-types');
 
 const jcoDir = join(root, 'node_modules', '@bytecodealliance', 'jco');
 const jcoCli = join(jcoDir, 'dist', 'jco.js');
-/** componentize-qjs guests import WASI @0.2.12; test worlds must name the same version. */
-const WASI_VERSION = '0.2.12';
 const wasiWitDir = join(jcoDir, 'lib', 'wit', 'builtin', WASI_VERSION);
 /**
  * componentize-qjs 0.4.5 pre-initialises guests (Wizer) in a wasmtime linker that has WASI 0.2
- * (io, cli, clocks, filesystem, random, sockets) but no wasi:http, and stubs unknown imports with
- * resources of their own: `wasi:http/types@0.2.x` then fails to link ("instance export `io-error`
- * has the wrong type: mismatched resource types"), because its resources come from the real
- * wasi:io. So test worlds get wasi:http, and the wasi:io it uses, relabelled with a prerelease
- * version that matches nothing in that linker (`wasi:http/types@0.2.12-probe`): both are then
- * stubbed together and consistently. The host resolves imports without their version, so at run
- * time these are the same wasi:http / wasi:io interfaces as any other guest would import.
+ * (io, cli, clocks, filesystem, random, sockets) but no wasi:http: a guest that imports
+ * wasi:http is built from WIT where wasi:http, and the wasi:io it uses, are relabelled
+ * (scripts/wasi-relabel.ts). Test worlds name the relabelled interfaces themselves
+ * (`wasi:http/types@0.2.12-probe`; the host resolves imports without their version); a platform
+ * world that includes wasi:http (http-service) is built from a relabelled copy of wit/
+ * (build/wit-platform-relabelled) and its component given the standard names back.
  */
-const RELABELLED_VERSION = `${WASI_VERSION}-probe`;
-const RELABELLED_PACKAGES = ['io', 'http'];
 const COMPONENTIZE_FLAGS = ['--backend', 'quickjs', '--backend-qjs-disable-async'];
 const ANY_MODULE_WORLD = 'any-module';
 const MAX_CHILDREN = Math.max(1, Math.min(2, availableParallelism()));
@@ -237,7 +237,24 @@ function assemblePlatformWit(): void {
   const files = new Map<string, string | Uint8Array>(witFilesOf(platformWitDir, ''));
   for (const [p, b] of wasiDeps()) files.set(p, b);
   syncDir(platformBuildWitDir, files);
+  const relabelled = new Map<string, string | Uint8Array>(witFilesOf(platformWitDir, '').map(([p, b]) => [p, relabel(Buffer.from(b).toString('utf8'))]));
+  for (const [p, b] of wasiDeps()) relabelled.set(p, b);
+  for (const [p, b] of relabelledDeps()) relabelled.set(p, b);
+  syncDir(relabelledPlatformWitDir, relabelled);
 }
+
+/** deps/wasi-io-probe and deps/wasi-http-probe: the relabelled copies (scripts/wasi-relabel.ts). */
+function relabelledDeps(): [string, string][] {
+  return RELABELLED_PACKAGES.flatMap((name) =>
+    witFilesOf(join(wasiWitDir, `wasi-${name}`), join('deps', `wasi-${name}${RELABEL_SUFFIX}`)).map(([p, b]): [string, string] => [
+      p,
+      relabel(Buffer.from(b).toString('utf8')),
+    ]),
+  );
+}
+
+/** Whether a world has wasi:http (so that componentize-qjs needs it relabelled). */
+const usesWasiHttp = (world: World) => [...world.imports, ...world.exports].some((i) => i.startsWith('wasi:http/'));
 
 /** build/wit-test: the fixture worlds, with edgehost:platform and WASI as deps. */
 function assembleTestWit(): void {
@@ -250,14 +267,7 @@ function assembleTestWit(): void {
   }
   for (const [p, b] of witFilesOf(platformWitDir, join('deps', 'edgehost-platform'))) files.set(p, b);
   for (const [p, b] of wasiDeps()) files.set(p, b);
-  // The relabelled copies (see RELABELLED_VERSION): deps/wasi-io-probe, deps/wasi-http-probe.
-  const relabel = new RegExp(`\\b(wasi:(?:${RELABELLED_PACKAGES.join('|')})(?:/[\\w-]+)?)@${WASI_VERSION.replace(/\./g, '\\.')}\\b`, 'g');
-  for (const name of RELABELLED_PACKAGES) {
-    const pkg = `wasi-${name}`;
-    for (const [p, b] of witFilesOf(join(wasiWitDir, pkg), join('deps', `${pkg}-probe`))) {
-      files.set(p, Buffer.from(b).toString('utf8').replace(relabel, `$1@${RELABELLED_VERSION}`));
-    }
-  }
+  for (const [p, b] of relabelledDeps()) files.set(p, b);
   syncDir(testWitDir, files);
 }
 
@@ -539,7 +549,9 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
     let typeChecked = false;
     if (g.check) {
       const shapeStarted = performance.now();
-      const expected = expectedExports(world, [pkg, wit.platform]);
+      // A world may export WASI interfaces (wasi:http/incoming-handler): their WIT is jco's.
+      const wasi = [...new Set(world.exports.filter((e) => e.startsWith('wasi:')).map((e) => e.slice(0, e.indexOf('/'))))].map((n) => wasiPackage(n));
+      const expected = expectedExports(world, [pkg, wit.platform, ...wasi]);
       const shape = await checkShape(g, js, expected);
       if (shape.problems.length) throw new Error(`export check failed (world "${g.world}"):\n${shape.problems.map((p) => formatProblem(p)).join('\n')}`);
       checkMs = performance.now() - shapeStarted;
@@ -561,16 +573,27 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
       return;
     }
     writeIfChanged(jsPath, js);
-    const fingerprint = sha256('edgehost guest v1', toolVersions, g.world, hashDir(g.witDir), js);
+    // A platform world with wasi:http is componentized from relabelled WIT and source, then renamed back.
+    const relabelled = g.witDir === platformBuildWitDir && usesWasiHttp(world);
+    const witDir = relabelled ? relabelledPlatformWitDir : g.witDir;
+    const fingerprint = sha256('edgehost guest v1', toolVersions, g.world, hashDir(witDir), js, relabelled ? standardWasiNames.toString() : '');
     if (!force && existsSync(wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) {
       outcomes.push({ label: g.label, status: 'up to date' });
       console.log(`${g.label} is up to date${typeChecked ? ` (checked in ${seconds(checkMs)})` : ''}`);
       return;
     }
+    let entry = jsPath;
+    if (relabelled) {
+      entry = join(g.outDir, `${g.name}.relabelled.js`);
+      writeIfChanged(entry, Buffer.from(relabel(Buffer.from(js).toString('utf8'))));
+    }
     const tmp = tmpName(join(g.outDir, g.name), '.wasm');
     rmSync(tmp, { force: true });
-    const componentizeMs = await jco(['componentize', jsPath, '--wit', g.witDir, '--world-name', g.world, ...COMPONENTIZE_FLAGS, '-o', tmp]);
+    const componentizeMs = await jco(['componentize', entry, '--wit', witDir, '--world-name', g.world, ...COMPONENTIZE_FLAGS, '-o', tmp]);
     if (!existsSync(tmp)) throw new Error(`jco componentize wrote no ${displayPath(tmp)}`);
+    if (relabelled) {
+      writeFileSync(tmp, await standardWasiNames(readFileSync(tmp)));
+    }
     renameSync(tmp, wasmPath);
     writeAtomic(fingerprintPath, `${fingerprint}\n`);
     outcomes.push({ label: g.label, status: 'built' });
@@ -610,7 +633,7 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
   const outDir = join(guestTypesDir, world);
   const worldFile = join(outDir, `${world}.d.ts`);
   const fingerprintPath = join(guestTypesDir, `${world}.sha256`);
-  const fingerprint = sha256('edgehost guest-types v3', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
+  const fingerprint = sha256('edgehost guest-types v4', adjustGuestTypes.toString(), toolVersions, world, hashDir(witDir));
   if (!force && readText(fingerprintPath)?.trim() === fingerprint) {
     const text = readText(worldFile);
     if (text && [...text.matchAll(REFERENCE)].every((m) => existsSync(resolve(outDir, m[1])))) return 'up to date';
@@ -619,21 +642,36 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
   rmSync(tmpDir, { recursive: true, force: true });
   try {
     await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet']);
+    // An interface declared at the relabelled version (a test world's wasi:http@0.2.12-probe) is
+    // another module than the standard one of the same file name (http-service's wasi:http):
+    // it gets a file of its own, and the references to it follow.
+    const files = listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'));
+    const texts = new Map(files.map((f) => [f, adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'))]));
+    const relabelledDeclaration = new RegExp(`declare module '[^']+${RELABEL_SUFFIX}'`);
+    const renamed = new Map(
+      files.filter((f) => relabelledDeclaration.test(texts.get(f) ?? '')).map((f) => [f, f.replace(/\.d\.ts$/, `${RELABEL_SUFFIX}.d.ts`)]),
+    );
+    const renameReferences = (text: string, dir: string) => {
+      let out = text;
+      for (const [from, to] of renamed) out = out.replaceAll(`<reference path="${dir}${from}" />`, `<reference path="${dir}${to}" />`);
+      return out;
+    };
     // Interfaces first, so that the world file never refers to a missing one.
-    for (const f of listFiles(join(tmpDir, 'interfaces')).filter((n) => n.endsWith('.d.ts'))) {
-      const text = adjustGuestTypes(readFileSync(join(tmpDir, 'interfaces', f), 'utf8'));
-      const earlier = writtenInterfaces.get(f);
+    for (const f of files) {
+      const name = renamed.get(f) ?? f;
+      const text = renameReferences(texts.get(f) ?? '', './');
+      const earlier = writtenInterfaces.get(name);
       if (earlier && earlier.text !== text) {
         throw new Error(
-          `jco guest-types declared ${f} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
+          `jco guest-types declared ${name} differently for worlds "${earlier.world}" and "${world}": the build assumes one declaration per interface`,
         );
       }
-      writtenInterfaces.set(f, { world, text });
-      writeIfChanged(join(sharedInterfacesDir, f), Buffer.from(text));
+      writtenInterfaces.set(name, { world, text });
+      writeIfChanged(join(sharedInterfacesDir, name), Buffer.from(text));
     }
-    const text = adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll(
-      '<reference path="./interfaces/',
-      '<reference path="../interfaces/',
+    const text = renameReferences(
+      adjustGuestTypes(readFileSync(join(tmpDir, `${world}.d.ts`), 'utf8')).replaceAll('<reference path="./interfaces/', '<reference path="../interfaces/'),
+      '../interfaces/',
     );
     rmSync(join(outDir, 'interfaces'), { recursive: true, force: true }); // the layout before build/guest-types/interfaces/
     writeIfChanged(worldFile, Buffer.from(text));

@@ -1,10 +1,18 @@
 import { topicNameProblem } from '../../packages/mqtt-topic/topic.ts';
 import { TopicIndex } from '../../packages/mqtt-topic/topic-index.ts';
 import type { DurableStore } from './durable-store.ts';
-import { type BusMessage, type DeliverFn, Subscriber, type SubscriberControl, type SubscriberOptions, type SubscriberStats } from './subscriber.ts';
+import {
+  type BusMessage,
+  type DeliverFn,
+  type QueueRoom,
+  Subscriber,
+  type SubscriberControl,
+  type SubscriberOptions,
+  type SubscriberStats,
+} from './subscriber.ts';
 
 export { DurableStore } from './durable-store.ts';
-export type { BusMessage, DeliverFn, OverflowPolicy, SubscriberOptions, SubscriberStats } from './subscriber.ts';
+export type { BusMessage, DeliverFn, OverflowPolicy, QueueRoom, SubscriberOptions, SubscriberStats } from './subscriber.ts';
 export { Subscriber };
 
 export interface BusOptions {
@@ -48,7 +56,10 @@ export class Bus {
   readonly #store: DurableStore | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #index = new TopicIndex<Entry>();
+  readonly #roomWatchers = new Set<(subscriberId: string, room: QueueRoom | undefined) => void>();
   #published = 0;
+  /** Messages published, by the module that published them. */
+  readonly #byPublisher = new Map<string, number>();
   /** Drops during the publish in progress, reported once its fan-out is done. */
   #drops: [string, BusMessage][] | undefined;
 
@@ -61,6 +72,11 @@ export class Bus {
   }
 
   /** Messages published so far. */
+  /** Messages published by `publisher` so far. */
+  publishedBy(publisher: string): number {
+    return this.#byPublisher.get(publisher) ?? 0;
+  }
+
   get published(): number {
     return this.#published;
   }
@@ -77,6 +93,7 @@ export class Bus {
     if (problem) throw new Error(problem);
     const message: BusMessage = { topic, payload, publishedAt: this.#now(), publisher };
     const seq = ++this.#published;
+    if (publisher !== undefined) this.#byPublisher.set(publisher, (this.#byPublisher.get(publisher) ?? 0) + 1);
     const targets: Entry[] = [];
     this.#index.match(topic, (entry) => {
       if (entry.mark === seq) return;
@@ -128,6 +145,9 @@ export class Bus {
         now: this.#now,
         overflowed: (dropped) => this.#overflowed(id, dropped),
         deadLettered: (message, reason, attempts) => this.#onDeadLetter?.(id, message, reason, attempts),
+        room: (room) => {
+          for (const watch of this.#roomWatchers) watch(id, room);
+        },
         journal: options.durable ? this.#store!.queue(id) : undefined,
         attach: (c) => {
           control = c;
@@ -151,6 +171,7 @@ export class Bus {
     if (!entry) return [];
     this.#entries.delete(id);
     for (const filter of entry.subscriber.stats().filters) this.#index.remove(filter, entry);
+    if (entry.subscriber.room) for (const watch of this.#roomWatchers) watch(id, undefined);
     return entry.control.close();
   }
 
@@ -162,6 +183,27 @@ export class Bus {
     if (problem) throw new Error(`subscriber "${id}": ${problem}`);
     entry.subscriber.reconfigure(options);
     entry.noLocal = options.noLocal;
+  }
+
+  /**
+   * Calls `watch` when a subscriber's `block` queue reports the room it has
+   * left (see Subscriber.room), and with undefined when the subscriber is
+   * removed; returns the function that stops watching. Those who publish to
+   * its filters count down from it and hold back at zero.
+   */
+  watchRoom(watch: (subscriberId: string, room: QueueRoom | undefined) => void): () => void {
+    this.#roomWatchers.add(watch);
+    return () => this.#roomWatchers.delete(watch);
+  }
+
+  /** Every `block` queue with its filters and the room it has left now. */
+  rooms(): { id: string; filters: string[]; room: QueueRoom }[] {
+    const out: { id: string; filters: string[]; room: QueueRoom }[] = [];
+    for (const { subscriber } of this.#entries.values()) {
+      const room = subscriber.room;
+      if (room) out.push({ id: subscriber.id, filters: subscriber.stats().filters, room });
+    }
+    return out;
   }
 
   subscriber(id: string): Subscriber | undefined {
@@ -204,7 +246,9 @@ function optionsProblem(o: SubscriberOptions): string | undefined {
   if (!(o.lingerMs >= 0)) return `lingerMs must be >= 0, not ${o.lingerMs}`;
   if (!(o.retryInitialMs > 0)) return `retryInitialMs must be > 0, not ${o.retryInitialMs}`;
   if (!(o.retryMaxMs > 0)) return `retryMaxMs must be > 0, not ${o.retryMaxMs}`;
-  if (o.overflow !== 'drop-oldest' && o.overflow !== 'drop-newest') return `overflow must be "drop-oldest" or "drop-newest", not ${String(o.overflow)}`;
+  if (o.overflow !== 'drop-oldest' && o.overflow !== 'drop-newest' && o.overflow !== 'block') {
+    return `overflow must be "drop-oldest", "drop-newest" or "block", not ${String(o.overflow)}`;
+  }
   if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 0) return `maxAttempts must be an integer >= 0, not ${o.maxAttempts}`;
   if (!(o.ttlMs >= 0)) return `ttlMs must be >= 0, not ${o.ttlMs}`;
   return undefined;

@@ -96,13 +96,18 @@ export class DurableStore {
     if (this.#tickCommit === undefined) return;
     clearImmediate(this.#tickCommit);
     this.#tickCommit = undefined;
+    const started = performance.now();
     try {
       this.#db.exec('COMMIT');
     } catch (e) {
       this.#fail();
       throw e;
     }
+    this.onCommit?.((performance.now() - started) / 1000);
   }
+
+  /** Called after each commit with how long it took (seconds), for the host's metrics. */
+  onCommit: ((seconds: number) => void) | undefined;
 
   /**
    * Commits and closes. Afterwards appends throw (their messages would be

@@ -6,11 +6,23 @@ export interface BusMessage {
   payload: Uint8Array;
   /** ms since the epoch, from the bus clock. */
   publishedAt: number;
-  /** Module name of the publisher; undefined for host code. */
+  /** Module name of the publisher, `bridge:<name>` for what a bridge brought in; undefined for other host code. */
   publisher?: string;
 }
 
-export type OverflowPolicy = 'drop-oldest' | 'drop-newest';
+/**
+ * What a full queue does with the next message: drop the oldest queued one,
+ * drop the new one, or (`block`) keep it, and tell publishers how much room is
+ * left so that they are held back before it fills (see Bus.watchRoom) and
+ * nothing is lost.
+ */
+export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'block';
+
+/** What a `block` queue can still take before it is at its capacity. */
+export interface QueueRoom {
+  bytes: number;
+  messages: number;
+}
 
 export interface SubscriberOptions {
   /** Most messages per delivery call. */
@@ -93,6 +105,11 @@ export interface SubscriberLink {
   overflowed(dropped: BusMessage): void;
   /** Called once the subscriber gave up on `message` and moved on; see BusOptions.onDeadLetter. */
   deadLettered(message: BusMessage, reason: string, attempts: number): void;
+  /**
+   * A `block` queue's room changed by an eighth of its capacity since it last
+   * said, ran out, or its filters changed: publishers count down from it.
+   */
+  room(room: QueueRoom): void;
   /** Set for a durable subscriber. */
   journal: QueueJournal | undefined;
   /** Receives the operations only the bus may call. */
@@ -152,6 +169,7 @@ export class Subscriber {
   #failedDeliveries = 0;
   #dropped = 0;
   #deadLettered = 0;
+  #reportedRoom: QueueRoom | undefined;
 
   #idleWaiters: (() => void)[] = [];
 
@@ -185,6 +203,7 @@ export class Subscriber {
     if (options.durable !== this.#options.durable) throw new Error(`subscriber "${this.id}": durable cannot change on a live subscriber`);
     this.#options = { ...options };
     this.#backoffMs = Math.min(this.#backoffMs, options.retryMaxMs);
+    this.#reportRoom(true);
   }
 
   /** Throws Error(reason) for an invalid filter; subscribing twice to a filter is a no-op. */
@@ -196,12 +215,14 @@ export class Subscriber {
     if (this.#closed || this.#filters.has(filter)) return;
     this.#filters.add(filter);
     this.#link.addFilter(filter);
+    this.#reportRoom(true);
   }
 
   /** An unknown filter is ignored. Messages already queued stay queued. */
   unsubscribe(filter: string): void {
     if (!this.#filters.delete(filter)) return;
     if (!this.#closed) this.#link.removeFilter(filter);
+    this.#reportRoom(true);
   }
 
   /** Stops starting deliveries; the queue keeps filling and a delivery in flight finishes. */
@@ -239,6 +260,11 @@ export class Subscriber {
     };
   }
 
+  /** When the oldest message not yet delivered was published (ms since the epoch), if there is one. */
+  oldestPublishedAt(): number | undefined {
+    return (this.#batch?.[0] ?? this.#queue[this.#head])?.publishedAt;
+  }
+
   /** Resolves when nothing is queued or in flight (or the subscriber was removed). */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -267,6 +293,17 @@ export class Subscriber {
     const size = message.payload.length;
     const queued = this.#queue.length - this.#head;
     const full = queued >= capacity || this.#queuedBytes + size > capacityBytes;
+    if (overflow === 'block') {
+      // Nothing is dropped: publishers were told the room left and hold back
+      // when it runs out; what they had sent meanwhile is kept past the capacity.
+      if (store) this.#journal?.append(message);
+      this.#queue.push(message);
+      this.#queuedBytes += size;
+      this.#reportRoom();
+      if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
+      this.#wake();
+      return;
+    }
     if ((full && overflow === 'drop-newest') || size > capacityBytes) {
       this.#dropped++;
       this.#forget(message);
@@ -290,6 +327,33 @@ export class Subscriber {
     // A full batch need not wait out the linger.
     if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
     this.#wake();
+  }
+
+  /** What a `block` queue can still take; undefined for a queue that drops instead. */
+  get room(): QueueRoom | undefined {
+    if (this.#options.overflow !== 'block') return undefined;
+    const { capacity, capacityBytes } = this.#options;
+    return { bytes: Math.max(0, capacityBytes - this.#queuedBytes), messages: Math.max(0, capacity - (this.#queue.length - this.#head)) };
+  }
+
+  /**
+   * Publishers' workers refuse with `full` once what they sent uses up the
+   * room last reported, so a report per message is not needed: one per eighth
+   * of the capacity bounds what several publishers can overshoot by, and the
+   * moment it runs out or comes back is always reported.
+   */
+  #reportRoom(force = false) {
+    const room = this.room;
+    if (!room || this.#closed) return;
+    const last = this.#reportedRoom;
+    if (!force && last) {
+      const { capacity, capacityBytes } = this.#options;
+      const empty = (r: QueueRoom) => r.bytes === 0 || r.messages === 0;
+      const moved = Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 || Math.abs(room.messages - last.messages) >= capacity / 8;
+      if (!moved && empty(room) === empty(last)) return;
+    }
+    this.#reportedRoom = room;
+    this.#link.room(room);
   }
 
   /** `message` left this subscriber for good: delivered, dropped or dead-lettered. */
@@ -341,6 +405,7 @@ export class Subscriber {
       batch = this.#queue.slice(this.#head, this.#head + n);
       this.#head += n;
       for (const m of batch) this.#queuedBytes -= m.payload.length;
+      this.#reportRoom();
       this.#compact();
       this.#batch = batch;
     }

@@ -90,6 +90,12 @@ export interface Capability<Grant = unknown, Ops extends CapabilityOps = NoOps> 
   /** Config-time problems with the grant for this module (messages relative to `modules.<name>.`). */
   check?(module: ModuleCheckInput, grant: Grant): string[];
   /**
+   * Config-time problems between modules (two modules claiming the same HTTP
+   * route), given every enabled module whose world has this capability, with
+   * its grant. Each message is whole: it names the modules and the keys.
+   */
+  checkAll?(modules: { name: string; grant: Grant }[]): string[];
+  /**
    * URL of the worker half (`worker.ts`, exporting `create`), imported only
    * inside the workers of modules that import the capability: a URL rather
    * than a function, because the worker, not the main thread, loads it.
@@ -184,6 +190,8 @@ export interface WorkerContext<Ops extends CapabilityOps = NoOps> {
   beforeOutput(fn: () => void): void;
   /** Checks a per-module rate limit (`limits.<key>` per second); logs the first refusal of each burst. */
   allow(limitKey: string): boolean;
+  /** What the instance counts about itself, reported as the host's metrics (guest metrics go here too). */
+  readonly metrics: import('../sandbox/worker-metrics.ts').WorkerMetrics;
   /** The worker's wasi:io stream classes, for capabilities that hand out streams (files). */
   readonly io: typeof import('../sandbox/wasi/io.ts');
 }
@@ -196,12 +204,30 @@ export interface WorkerHalf<Grant, Ops extends CapabilityOps = NoOps> {
 // ---------------------------------------------------------------------------
 // The main-thread half (service.ts)
 
+/** What the host lets all modules together hold (`budgets` in the host config). */
+export interface HostBudgets {
+  /** Bytes received on all modules' sockets and not yet handled by their modules; past it, every connection stops reading. */
+  socketInputBytes: number;
+}
+
 /** The host-wide things a service may use. */
 export interface HostServices {
   readonly logger: Logger;
   readonly bus: import('../bus/bus.ts').Bus;
   /** Absolute data directory (durable state). */
   readonly dataDir: string;
+  /**
+   * State shared by all modules' bindings of a capability in this host (a budget
+   * over all connections, one listener that several modules' routes use):
+   * created by `create` the first time `key` is asked for, the same object for
+   * the life of the host after. Prefix keys with the capability's name
+   * ("http-server:listeners").
+   */
+  shared<T>(key: string, create: () => T): T;
+  /** Budgets over all modules of the host (`budgets` in the host config). */
+  readonly budgets: Readonly<HostBudgets>;
+  /** Where services count what happens on the main thread (requests, bytes), for GET /metrics. */
+  readonly metrics: import('../metrics/recorder.ts').MetricsRecorder;
   /**
    * Makes everything published so far durable (commits the bus's durable
    * queues). Call before output that acknowledges input leaves the host: an
@@ -262,6 +288,8 @@ export interface ServiceBinding<Ops extends CapabilityOps = NoOps> {
   update?(grant: unknown, entry: Readonly<Record<string, unknown>>): void;
   /** Bytes the host holds on the module's behalf (queues, unsent output, pending I/O), by what holds them. */
   held?(): Record<string, number>;
+  /** Other current values worth a metric (open connections), by name. */
+  gauges?(): Record<string, number>;
   /** The module is removed or the host stops: release everything. */
   close?(): void | Promise<void>;
 }
@@ -282,6 +310,7 @@ export const hostError = {
   invalid: (val: string) => err({ tag: 'invalid' as const, val }),
   limited: (val: string) => err({ tag: 'limited' as const, val }),
   failed: (val: string) => err({ tag: 'failed' as const, val }),
+  full: (val: string) => err({ tag: 'full' as const, val }),
 };
 
 /** Defines a capability with its types checked and inferred. */

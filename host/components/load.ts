@@ -8,7 +8,7 @@ import type { ResolvedModule } from '../config/load.ts';
 import { HostError } from '../errors.ts';
 import { capMemories, MemoryCapTooSmall } from './memory-cap.ts';
 import { type TranspileOptions, transpileCached } from './transpile-cache.ts';
-import { platform } from './wit.ts';
+import { findInterface, platform, wasiPackage } from './wit.ts';
 import { checkWorld, describeMismatch } from './world-check.ts';
 
 export interface LoadedComponent {
@@ -21,6 +21,8 @@ export interface LoadedComponent {
   cacheHit: boolean;
   /** Transpile cache key. */
   key: string;
+  /** Interfaces the component imports, without versions (what the link-time gate checks). */
+  imports: string[];
   /** Time to transpile (or find in the cache) and compile. */
   ms: number;
 }
@@ -60,6 +62,7 @@ export async function loadComponent(module: ResolvedModule, cacheDir: string): P
     coreModules: modules,
     cacheHit: transpiled.cacheHit,
     key: transpiled.key,
+    imports: transpiled.imports.map((i) => i.replace(/@[^@/]*$/, '')),
     ms: performance.now() - started,
   };
 }
@@ -73,14 +76,27 @@ async function compileAll(dir: string, maxMemoryBytes: number): Promise<Record<s
 
 /**
  * Functions that wait on host I/O suspend the guest through JSPI; then every
- * export of that world must be callable asynchronously too.
+ * export of that world must be callable asynchronously too. A capability's
+ * platform functions count when the world imports their interface; its WASI
+ * ones (wasi:io's blocking calls, for streamed bodies) whenever the module has
+ * the capability: a world does not name the wasi:io it uses, and jco ignores
+ * functions a component does not import.
  */
 export function transpileOptions(module: ResolvedModule): TranspileOptions {
   const { version, interfaces } = platform();
   const versioned = (name: string) => (name.startsWith('edgehost:platform/') ? name.replace('#', `@${version}#`) : name);
   const imported = new Set(module.worldSpec.imports);
-  const asyncImports = module.capabilities.flatMap((c) => (c.asyncFunctions ?? []).filter((f: string) => imported.has(f.split('#')[0])).map(versioned));
+  const asyncImports = module.capabilities.flatMap((c) =>
+    (c.asyncFunctions ?? []).filter((f: string) => f.startsWith('wasi:') || imported.has(f.split('#')[0])).map(versioned),
+  );
   if (asyncImports.length === 0) return { asyncImports, asyncExports: [] };
-  const asyncExports = module.worldSpec.exports.flatMap((iface) => (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`));
+  const asyncExports = module.worldSpec.exports.flatMap((iface) => {
+    // WASI exports go by their unversioned name, as in jco's own list (wasi:http/incoming-handler#handle).
+    if (iface.startsWith('wasi:')) {
+      const def = findInterface([wasiPackage(iface.slice(0, iface.indexOf('/')))], iface);
+      return (def?.functions ?? []).map((fn) => `${iface}#${fn.name}`);
+    }
+    return (interfaces.get(iface.split('/')[1]) ?? []).map((fn) => `${iface}@${version}#${fn}`);
+  });
   return { asyncImports, asyncExports };
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // The one WIT reader of edgehost: the host reads its worlds from wit/ with it (so the WIT files
@@ -21,6 +21,7 @@ import { join } from 'node:path';
 //   world name {
 //     import iface;                            iface: a local interface or ns:pkg/iface[@version]
 //     export iface;
+//     include world;                           world: a local world or wasi:pkg/world[@version]
 //   }
 //
 //   T: bool, s8, s16, s32, s64, u8, u16, u32, u64, f32, f64, char, string, list<T>, option<T>,
@@ -29,11 +30,22 @@ import { join } from 'node:path';
 //
 // Comments (`//`, `/* */`) are skipped; `///` doc comments are kept on the item they precede.
 // Anything else (resources, own/borrow handles, async functions, streams and futures, feature
-// gates such as @since, include, world-level functions and types, inline interfaces, nested
-// package blocks, named results) is a WitSyntaxError naming the file, line and column and what
-// was found: the reader never guesses.
+// gates such as @since, `include ... with`, world-level functions and types, inline interfaces,
+// nested package blocks, named results) is a WitSyntaxError naming the file, line and column and
+// what was found: the reader never guesses.
+//
+// The standard WASI packages (jco's copy of their WIT, `wasiPackage`, `wasiWorld`) are read the
+// same way, except that an interface the reader cannot read (wasi:http/types is made of
+// resources) is kept as opaque, with the reason, instead of failing the package: their worlds are
+// what the host needs (a module may target `wasi:http/proxy`), and the build reads the handful of
+// WASI interfaces a platform world exports (`wasi:http/incoming-handler`).
 
 export const witDir = new URL('../../wit/', import.meta.url).pathname;
+
+/** The WASI release whose WIT jco ships and its componentize and transpile use. */
+export const WASI_VERSION = '0.2.12';
+/** jco's copy of the WASI WIT packages (wasi-cli/, wasi-http/, ...). */
+export const wasiWitDir = new URL(`../lib/wit/builtin/${WASI_VERSION}/`, import.meta.resolve('@bytecodealliance/jco')).pathname;
 
 export interface WitPackage {
   /** e.g. "edgehost:platform" */
@@ -45,11 +57,14 @@ export interface WitPackage {
   worlds: Map<string, World>;
   /** interface name -> everything the reader knows about it */
   definitions: Map<string, WitInterface>;
+  /** Interfaces of a WASI package the reader cannot read, with the reason (see `wasiPackage`). */
+  opaque: Map<string, string>;
 }
 
 export interface World {
+  /** As declared ("gateway"), or qualified for a WASI world ("wasi:http/proxy") */
   name: string;
-  /** Fully qualified, without version: "edgehost:platform/pubsub" */
+  /** Fully qualified, without version: "edgehost:platform/pubsub"; those of included worlds too */
   imports: string[];
   exports: string[];
   docs?: string;
@@ -128,7 +143,6 @@ const UNSUPPORTED: Record<string, string> = {
   async: 'async functions are not supported',
   stream: 'streams are not supported',
   future: 'futures are not supported',
-  include: '"include" is not supported: list the imports and exports in the world',
   static: 'static functions (of resources) are not supported',
   constructor: 'constructors (of resources) are not supported',
   float32: 'float32 is the old name of f32: write f32',
@@ -140,7 +154,7 @@ const UNSUPPORTED: Record<string, string> = {
 // tokens
 
 interface Token {
-  kind: 'id' | 'punct' | 'version' | 'eof';
+  kind: 'id' | 'punct' | 'version' | 'gate' | 'eof';
   text: string;
   line: number;
   col: number;
@@ -153,6 +167,9 @@ interface Token {
 /** An identifier: a kebab-case label, optionally %-escaped (`%type`). */
 const ID = /%?[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*/y;
 const VERSION = /@(\d+\.\d+\.\d+(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)/y;
+/** A feature gate with its arguments, one token: `@since(version = 0.2.0)`, `@unstable(feature = x)`. */
+const GATE = /@[A-Za-z-]+(?:\([^)]*\))?/y;
+const GATE_UNSUPPORTED = 'feature gates (@since, @unstable, @deprecated) and malformed versions are not supported';
 const PUNCT = ['->', '{', '}', '(', ')', '<', '>', ',', ';', ':', '=', '.', '/', '_'];
 
 function tokenize(source: string, file: string): Token[] {
@@ -214,7 +231,13 @@ function tokenize(source: string, file: string): Token[] {
         i = VERSION.lastIndex;
         continue;
       }
-      fail(`"${/^@[A-Za-z-]*/.exec(source.slice(i))?.[0]}": feature gates (@since, @unstable, @deprecated) and malformed versions are not supported`);
+      // Read as one token: where it stands, the parser says it is not supported (and a WASI
+      // package's interface holding one is kept opaque).
+      GATE.lastIndex = i;
+      const gate = GATE.exec(source) ?? fail(`"@": ${GATE_UNSUPPORTED}`);
+      tokens.push({ kind: 'gate', text: gate[0], line, col, docs: doc });
+      i = GATE.lastIndex;
+      continue;
     }
     ID.lastIndex = i;
     const id = ID.exec(source);
@@ -257,14 +280,21 @@ interface ParsedWorld {
   /** as written, version stripped: "logging" or "wasi:cli/environment" */
   imports: string[];
   exports: string[];
+  /** as written, version stripped: "other" or "wasi:http/proxy" */
+  includes: string[];
   where: string;
 }
 
 interface ParsedFile {
   pkg?: PackageDecl;
   interfaces: ParsedInterface[];
+  /** Interfaces skipped in lenient mode, with why they could not be read */
+  opaque: { name: string; reason: string; where: string }[];
   worlds: ParsedWorld[];
 }
+
+/** Whether a gate token switches its item off: `@unstable(...)` (features are not enabled). */
+const isUnstable = (t: Token) => t.kind === 'gate' && t.text.startsWith('@unstable');
 
 /** Whether `t` is the keyword `word` (not a %-escaped name). */
 const isKeyword = (t: Token, word: string) => t.kind === 'id' && !t.escaped && t.text === word;
@@ -276,9 +306,12 @@ class Parser {
   private pos = 0;
   private readonly tokens: Token[];
   private readonly file: string;
+  /** Keep an interface the reader cannot read as opaque instead of failing (WASI packages). */
+  private readonly lenient: boolean;
 
-  constructor(source: string, file: string) {
+  constructor(source: string, file: string, lenient = false) {
     this.file = file;
+    this.lenient = lenient;
     this.tokens = tokenize(source, file);
   }
 
@@ -302,6 +335,7 @@ class Parser {
 
   /** The error for token `t` where `expected` was due: names a known unsupported construct. */
   unexpected(t: Token, expected: string): never {
+    if (t.kind === 'gate') this.fail(`"${t.text.replace(/\(.*$/s, '')}": ${GATE_UNSUPPORTED}`, t);
     const why = unsupported(t);
     if (why) this.fail(`${why} (edgehost's WIT reader, host/components/wit.ts, reads a subset of WIT)`, t);
     this.fail(`expected ${expected}, found ${t.kind === 'eof' ? 'the end of the file' : `"${t.text}"`}`, t);
@@ -347,10 +381,21 @@ class Parser {
   }
 
   parseFile(): ParsedFile {
-    const out: ParsedFile = { interfaces: [], worlds: [] };
+    const out: ParsedFile = { interfaces: [], opaque: [], worlds: [] };
     for (;;) {
       const t = this.peek();
       if (t.kind === 'eof') return out;
+      // A WASI package may gate an item: an unstable one is not there (its feature is off).
+      if (this.lenient && t.kind === 'gate') {
+        this.next();
+        if (!isUnstable(t)) continue;
+        const item = this.next();
+        if (!isKeyword(item, 'interface') && !isKeyword(item, 'world')) this.unexpected(item, '"interface" or "world"');
+        const name = this.id(`a ${item.text} name`).text;
+        if (item.text === 'interface') out.opaque.push({ name, reason: `${this.where(t)}: ${t.text}: not enabled`, where: this.where(item) });
+        this.skipBlock();
+        continue;
+      }
       if (t.kind !== 'id') this.unexpected(t, '"package", "interface" or "world"');
       if (isKeyword(t, 'package')) {
         this.next();
@@ -364,7 +409,19 @@ class Parser {
         out.pkg = { name: `${ns}:${name}`, version, where: this.where(t) };
       } else if (isKeyword(t, 'interface')) {
         this.next();
-        out.interfaces.push(this.parseInterface(t));
+        if (!this.lenient) {
+          out.interfaces.push(this.parseInterface(t));
+          continue;
+        }
+        const start = this.pos;
+        try {
+          out.interfaces.push(this.parseInterface(t));
+        } catch (e) {
+          if (!(e instanceof WitSyntaxError)) throw e;
+          this.pos = start;
+          out.opaque.push({ name: this.id('an interface name').text, reason: e.message, where: this.where(t) });
+          this.skipBlock();
+        }
       } else if (isKeyword(t, 'world')) {
         this.next();
         out.worlds.push(this.parseWorld(t));
@@ -373,6 +430,17 @@ class Parser {
       } else {
         this.unexpected(t, '"package", "interface" or "world"');
       }
+    }
+  }
+
+  /** Skips a `{ ... }` block, nested blocks included. */
+  private skipBlock(): void {
+    this.punct('{');
+    for (let depth = 1; depth > 0; ) {
+      const t = this.next();
+      if (t.kind === 'eof') this.unexpected(t, '"}"');
+      if (t.kind === 'punct' && t.text === '{') depth++;
+      else if (t.kind === 'punct' && t.text === '}') depth--;
     }
   }
 
@@ -528,15 +596,32 @@ class Parser {
 
   private parseWorld(start: Token): ParsedWorld {
     const name = this.id('a world name');
-    const world: ParsedWorld = { name: name.text, imports: [], exports: [], docs: start.docs, where: this.where(start) };
+    const world: ParsedWorld = { name: name.text, imports: [], exports: [], includes: [], docs: start.docs, where: this.where(start) };
     this.punct('{');
     while (!this.isPunct('}')) {
-      const t = this.next();
+      let t = this.next();
+      let unstable = false;
+      // In a WASI package: an item gated as unstable is left out, @since and @deprecated are kept.
+      while (this.lenient && t.kind === 'gate') {
+        unstable ||= isUnstable(t);
+        t = this.next();
+      }
+      if (unstable) {
+        while (!this.isPunct(';') && this.peek().kind !== 'eof') this.next();
+        this.punct(';');
+        continue;
+      }
+      if (isKeyword(t, 'include')) {
+        world.includes.push(this.interfaceRef());
+        if (isKeyword(this.peek(), 'with')) this.fail('"include ... with { ... }" (renaming) is not supported', this.peek());
+        this.punct(';');
+        continue;
+      }
       if (!isKeyword(t, 'import') && !isKeyword(t, 'export')) {
         if (['use', 'type', 'record', 'variant', 'enum', 'flags'].some((k) => isKeyword(t, k))) {
           this.fail(`"${t.text}" in a world is not supported: define types in an interface`, t);
         }
-        this.unexpected(t, '"import" or "export"');
+        this.unexpected(t, '"import", "export" or "include"');
       }
       if (this.peek().kind === 'id' && this.isPunct(':', 1) && this.peek(2).kind === 'id' && !this.isPunct('/', 3)) {
         this.fail(`world-level functions and inline interfaces ("${t.text} name: ...") are not supported: ${t.text} an interface`, this.peek());
@@ -555,17 +640,56 @@ class Parser {
 
 /** Reads the package in the .wit files directly in `dir`. Throws a WitSyntaxError on WIT it does not read. */
 export function readWitPackage(dir: string = witDir): WitPackage {
+  return readPackage(dir, false);
+}
+
+function readPackage(dir: string, lenient: boolean): WitPackage {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.wit'))
     .sort();
   if (files.length === 0) throw new WitSyntaxError(`no .wit files in ${dir}`);
-  const parsed = files.map((f) => new Parser(readFileSync(join(dir, f), 'utf8'), join(dir, f)).parseFile());
+  const parsed = files.map((f) => new Parser(readFileSync(join(dir, f), 'utf8'), join(dir, f), lenient).parseFile());
   return assemble(dir, parsed);
 }
 
 /** Reads one package from WIT text (for tests and tools); `file` is used in error messages. */
 export function parseWit(source: string, file = '<wit>'): WitPackage {
   return assemble(file, [new Parser(source, file).parseFile()]);
+}
+
+const wasiPackages = new Map<string, WitPackage>();
+
+/**
+ * A standard WASI package ("wasi:http", a version is ignored) from jco's copy of the WASI WIT
+ * (`wasiWitDir`), read once: its worlds, with includes resolved, and the interfaces the reader
+ * can read; the others (resources) are listed in `opaque` with the reason.
+ */
+export function wasiPackage(name: string): WitPackage {
+  const bare = unversioned(name);
+  let pkg = wasiPackages.get(bare);
+  if (!pkg) {
+    const m = /^wasi:([a-z][a-z0-9-]*)$/.exec(bare);
+    const dir = m ? join(wasiWitDir, `wasi-${m[1]}`) : '';
+    if (!m || !existsSync(dir)) throw new WitSyntaxError(`no WASI package ${bare} in ${wasiWitDir}`);
+    pkg = readPackage(dir, true);
+    wasiPackages.set(bare, pkg);
+  }
+  return pkg;
+}
+
+/** A standard WASI world by its qualified name ("wasi:http/proxy", a version is ignored), or undefined when there is none. */
+export function wasiWorld(qualified: string): World | undefined {
+  const q = unversioned(qualified);
+  const slash = q.indexOf('/');
+  if (!q.startsWith('wasi:') || slash < 0) return undefined;
+  let pkg: WitPackage;
+  try {
+    pkg = wasiPackage(q.slice(0, slash));
+  } catch {
+    return undefined;
+  }
+  const world = pkg.worlds.get(q.slice(slash + 1));
+  return world && { ...world, name: q };
 }
 
 function assemble(where: string, parsed: ParsedFile[]): WitPackage {
@@ -584,7 +708,7 @@ function assemble(where: string, parsed: ParsedFile[]): WitPackage {
   const qualify = (ref: string) => (ref.includes(':') ? ref : `${name}/${ref}`);
 
   const definitions = new Map<string, WitInterface>();
-  const worlds = new Map<string, World>();
+  const opaque = new Map<string, string>();
   const seen = new Map<string, string>();
   const claim = (item: string, at: string) => {
     const before = seen.get(item);
@@ -597,23 +721,53 @@ function assemble(where: string, parsed: ParsedFile[]): WitPackage {
       const uses = new Map([...i.uses].map(([local, u]) => [local, { from: qualify(u.from), name: u.name }]));
       definitions.set(i.name, { name: i.name, package: name, qualifiedName: `${name}/${i.name}`, functions: i.functions, types: i.types, uses, docs: i.docs });
     }
+    for (const o of file.opaque) {
+      claim(`interface ${o.name}`, o.where);
+      opaque.set(o.name, o.reason);
+    }
   }
+  const declared = new Map<string, ParsedWorld>();
   for (const file of parsed) {
     for (const w of file.worlds) {
       claim(`world ${w.name}`, w.where);
       for (const ref of [...w.imports, ...w.exports]) {
-        if (!ref.includes(':') && !definitions.has(ref))
+        if (!ref.includes(':') && !definitions.has(ref) && !opaque.has(ref))
           throw new WitSyntaxError(`${w.where}: world ${w.name} refers to interface "${ref}", which ${where} does not define`);
       }
-      worlds.set(w.name, { name: w.name, imports: w.imports.map(qualify), exports: w.exports.map(qualify), docs: w.docs });
+      declared.set(w.name, w);
     }
   }
+  const worlds = new Map<string, World>();
+  /** A world with the imports and exports of the worlds it includes (local, or WASI worlds), each once. */
+  const flatten = (w: ParsedWorld, path: string[]): World => {
+    const done = worlds.get(w.name);
+    if (done) return done;
+    if (path.includes(w.name)) throw new WitSyntaxError(`${w.where}: world ${w.name} includes itself (${[...path, w.name].join(' -> ')})`);
+    const imports = new Set(w.imports.map(qualify));
+    const exports = new Set(w.exports.map(qualify));
+    for (const ref of w.includes) {
+      const local = ref.includes(':') ? undefined : declared.get(ref);
+      const included = local ? flatten(local, [...path, w.name]) : ref.startsWith('wasi:') ? wasiWorld(ref) : undefined;
+      if (!included) {
+        throw new WitSyntaxError(
+          `${w.where}: world ${w.name} includes "${ref}", which is ${ref.includes(':') ? "not a WASI world in jco's WASI WIT (only those are read from other packages)" : `not a world of ${where}`}`,
+        );
+      }
+      for (const i of included.imports) imports.add(i);
+      for (const e of included.exports) exports.add(e);
+    }
+    const world: World = { name: w.name, imports: [...imports], exports: [...exports], docs: w.docs };
+    worlds.set(w.name, world);
+    return world;
+  };
+  for (const w of declared.values()) flatten(w, []);
   const result: WitPackage = {
     name,
     version,
     interfaces: new Map([...definitions].map(([n, d]) => [n, d.functions.map((f) => f.name)])),
     worlds,
     definitions,
+    opaque,
   };
   for (const iface of definitions.values()) checkReferences(result, iface);
   return result;
@@ -624,6 +778,7 @@ function checkReferences(pkg: WitPackage, iface: WitInterface): void {
   const where = `interface ${iface.name} (${pkg.name})`;
   for (const [local, use] of iface.uses) {
     if (!use.from.startsWith(`${pkg.name}/`)) continue; // another package: not read here
+    if (pkg.opaque.has(use.from.slice(pkg.name.length + 1))) continue; // kept opaque: its types are not read
     const from = pkg.definitions.get(use.from.slice(pkg.name.length + 1));
     if (!from) throw new WitSyntaxError(`${where}: "use ${use.from}" names an interface this package does not define`);
     if (!from.types.has(use.name) && !from.uses.has(use.name)) {

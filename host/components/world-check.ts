@@ -1,5 +1,5 @@
 import type { World } from './wit.ts';
-import { platform } from './wit.ts';
+import { platform, wasiWorld } from './wit.ts';
 
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 
@@ -30,7 +30,9 @@ export function describeMismatch(componentPath: string, world: World, mismatch: 
   if (mismatch.extraImports.length) parts.push(`imports ${mismatch.extraImports.join(', ')}, which world "${world.name}" does not provide`);
   if (mismatch.missingExports.length) parts.push(`does not export ${mismatch.missingExports.join(', ')}, which world "${world.name}" requires`);
   if (mismatch.extraExports.length) parts.push(`exports ${mismatch.extraExports.join(', ')}, which world "${world.name}" does not have`);
-  const fits = [...platform().worlds.values()].find((w) => w.name !== world.name && !checkWorld(w, imports, exports));
+  // The standard world a component built for any wasi:http host targets is a candidate too.
+  const candidates = [...platform().worlds.values(), wasiWorld('wasi:http/proxy')].filter((w): w is World => w !== undefined);
+  const fits = candidates.find((w) => w.name !== world.name && !checkWorld(w, imports, exports));
   const hint = fits
     ? `It targets world "${fits.name}": set the module's world to "${fits.name}" or use another component.`
     : `Rebuild it against world "${world.name}" (jco componentize --world-name ${world.name}).`;

@@ -9,6 +9,10 @@ export interface CliOptions {
   config: string;
   logLevel?: string;
   dataDir?: string;
+  adminAddress?: string;
+  adminTokenFile?: string;
+  /** `--bridge <url>`: the broker of the bridge named "default". */
+  bridge?: string;
   traceProtocol: boolean;
   help: boolean;
   /** `--<module>-<suffix>` flags with their values, in the order given. */
@@ -26,6 +30,13 @@ export const globalFlags: GlobalFlag[] = [
   { name: 'config', value: '<file>', help: 'Host config (default: config/edgehost.json)' },
   { name: 'log-level', value: '<level>', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'data-dir', value: '<dir>', help: 'Where durable state is kept (default: data)' },
+  { name: 'admin-address', value: '<ip:port|off>', help: 'Where the admin API listens (default: 127.0.0.1:9090; off disables it)' },
+  { name: 'admin-token-file', value: '<file>', help: 'File holding the admin API bearer token (default: generated into <data-dir>/admin-token)' },
+  {
+    name: 'bridge',
+    value: '<url>',
+    help: 'Bridge the bus to an MQTT broker (mqtt://, mqtts://, ws://, wss://): bridges.default.url; without that entry, everything goes out at QoS 1 and nothing comes in',
+  },
   { name: 'trace-protocol', help: 'Log every message between the main thread and the modules (or EDGEHOST_TRACE_PROTOCOL=1)' },
   { name: 'help', help: 'Show this text' },
 ];
@@ -57,7 +68,13 @@ export function parseCli(argv: string[]): CliOptions {
     if (name === 'config') out.config = value;
     else if (name === 'log-level') out.logLevel = value;
     else if (name === 'data-dir') out.dataDir = value;
-    else if (!/^[a-z][a-z0-9-]*$/.test(name)) throw usageError(`unknown option --${name}`);
+    else if (name === 'admin-address') out.adminAddress = value;
+    else if (name === 'admin-token-file') out.adminTokenFile = value;
+    else if (name === 'bridge') {
+      if (out.bridge !== undefined)
+        throw usageError('--bridge was given more than once; it sets one bridge (bridges.default); list more in the config under "bridges"');
+      out.bridge = value;
+    } else if (!/^[a-z][a-z0-9-]*$/.test(name)) throw usageError(`unknown option --${name}`);
     else out.moduleFlags.push([`--${name}`, value]);
   }
   return out;

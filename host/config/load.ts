@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
+import { isLoopback, parseAdminAddress } from '../admin/address.ts';
+import { applyBridgeFlag, type ResolvedBridge, resolveBridges } from '../bridge/config.ts';
 import type { RawModule } from '../capabilities/capability.ts';
 import { type AnyCapability, capabilities, capabilitiesOf } from '../capabilities/index.ts';
-import { platform, readWitPackage, type World, witDir } from '../components/wit.ts';
+import { platform, readWitPackage, type WitPackage, type World, wasiWorld, witDir } from '../components/wit.ts';
 import { HostError } from '../errors.ts';
 import type { CliOptions } from './cli.ts';
 import { applyModuleFlags } from './flags.ts';
@@ -20,9 +22,10 @@ export interface ResolvedModule extends ModuleConfig {
   capabilityInterfaces: string[];
 }
 
-export interface ResolvedConfig extends Omit<HostConfig, 'modules'> {
+export interface ResolvedConfig extends Omit<HostConfig, 'modules' | 'bridges'> {
   file: string;
   modules: ResolvedModule[];
+  bridges: ResolvedBridge[];
 }
 
 type Raw = Record<string, unknown>;
@@ -39,7 +42,10 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   };
   set('logLevel', cli.logLevel, '--log-level');
   set('dataDir', cli.dataDir, '--data-dir');
+  setAdmin(raw, 'address', cli.adminAddress, '--admin-address', fromFlags);
+  setAdmin(raw, 'tokenFile', cli.adminTokenFile, '--admin-token-file', fromFlags);
   if (cli.traceProtocol) raw.traceProtocol = true;
+  if (cli.bridge !== undefined) fromFlags.set(applyBridgeFlag(raw, cli.bridge), '--bridge');
   const rawModules = (raw.modules && typeof raw.modules === 'object' ? raw.modules : {}) as Record<string, RawModule>;
   for (const [path, flag] of applyModuleFlags(cli.moduleFlags, rawModules, worldImports(rawModules, dirname(file)), file)) fromFlags.set(path, flag);
   const parsed = hostConfig.safeParse(raw);
@@ -52,10 +58,41 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
     const resolved = resolveModule(name, m, { base: dirname(file), where: `${file}: modules.${name}`, problems });
     if (resolved) modules.push(resolved);
   }
+  const adminProblem = checkAdmin(config, fromFlags);
+  if (adminProblem) problems.push(`${file}: ${adminProblem}`);
+  // Checks between modules (two modules claiming one route), once each module is valid on its own.
+  if (problems.length === 0) {
+    for (const cap of capabilities) {
+      const users = modules.filter((m) => m.capabilities.includes(cap));
+      const grants = users.map((m) => ({ name: m.name, grant: cap.grantKey ? (m.grants as Record<string, unknown>)[cap.grantKey] : {} }));
+      for (const problem of users.length > 0 ? (cap.checkAll?.(grants) ?? []) : []) problems.push(`${file}: ${problem}`);
+    }
+  }
+  const bridges = resolveBridges(config.bridges, { base: dirname(file), where: `${file}: `, problems });
   if (problems.length > 0) throw new HostError('EH_CONFIG_INVALID', `invalid config\n  ${problems.join('\n  ')}`);
   if (modules.length === 0) throw new HostError('EH_CONFIG_INVALID', `${file}: modules: no enabled module; add one`);
-  const { modules: _, ...rest } = config;
-  return { ...rest, file, modules };
+  const { modules: _, bridges: __, ...rest } = config;
+  return { ...rest, file, modules, bridges };
+}
+
+/** A flag's value into `admin.<key>` of the raw config (created when missing). */
+function setAdmin(raw: Raw, key: string, value: string | undefined, flag: string, fromFlags: Map<string, string>) {
+  if (value === undefined) return;
+  const admin = raw.admin && typeof raw.admin === 'object' && !Array.isArray(raw.admin) ? (raw.admin as Raw) : {};
+  admin[key] = value;
+  raw.admin = admin;
+  fromFlags.set(`admin.${key}`, flag);
+}
+
+/**
+ * The admin API accepts deploys: reachable from other machines, it must not
+ * rely on a token the host made up and wrote to its own disk.
+ */
+function checkAdmin(config: HostConfig, fromFlags: Map<string, string>): string | undefined {
+  const address = parseAdminAddress(config.admin.address);
+  if (!address || isLoopback(address.host) || config.admin.tokenFile) return undefined;
+  const flag = fromFlags.get('admin.address');
+  return `admin.address: ${address.text} is not a loopback address${flag ? ` (from ${flag})` : ''}: the admin API deploys code, so listening there needs a token you chose. Pass --admin-token-file <file> (admin.tokenFile), or listen on 127.0.0.1`;
 }
 
 /**
@@ -67,7 +104,8 @@ export function loadModuleEntry(name: string, raw: unknown, opts: { base: string
   const nameOk = moduleName.safeParse(name);
   if (!nameOk.success) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${opts.where}: name "${name}": ${nameOk.error.issues[0].message}`);
   const parsed = moduleConfig.safeParse(raw);
-  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '');
+  // Key paths continue `where` (modules.probe.grants...), as they continue the file's modules.<name> in a config file.
+  if (!parsed.success) throw invalid(opts.where, parsed.error.issues, new Map(), '', true);
   const problems: string[] = [];
   const resolved = resolveModule(name, parsed.data as ModuleConfig, { ...opts, problems });
   if (problems.length > 0 || !resolved) throw new HostError('EH_CONFIG_INVALID', `invalid module\n  ${problems.join('\n  ')}`);
@@ -100,8 +138,7 @@ export function worldImports(rawModules: Record<string, RawModule>, base: string
   for (const [name, m] of Object.entries(rawModules)) {
     if (!m || typeof m !== 'object' || typeof m.world !== 'string') continue;
     try {
-      const pkg = typeof m.wit === 'string' ? readWitPackage(resolve(base, m.wit)) : platform();
-      const world = pkg.worlds.get(m.world);
+      const world = findWorld(m.world, () => (typeof m.wit === 'string' ? readWitPackage(resolve(base, m.wit)) : platform()));
       if (world) out.set(name, world.imports);
     } catch {
       // reported by validation
@@ -110,16 +147,31 @@ export function worldImports(rawModules: Record<string, RawModule>, base: string
   return out;
 }
 
+/** A module's world: a standard WASI world by qualified name ("wasi:http/proxy"), else a world of its package. */
+function findWorld(name: string, pkg: () => WitPackage): World | undefined {
+  return name.startsWith('wasi:') ? wasiWorld(name) : pkg().worlds.get(name);
+}
+
 function keyPath(path: readonly PropertyKey[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
   return s || '(top level)';
 }
 
-function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config'): HostError {
+function invalid(where: string, issues: z.core.$ZodIssue[], fromFlags: Map<string, string>, header = 'invalid config', continuePath = false): HostError {
   const lines = issues.map((issue) => {
     const path = keyPath(issue.path);
+    if (continuePath) {
+      const reason =
+        issue.code === 'unrecognized_keys'
+          ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`
+          : issue.message;
+      const at = issue.path.length === 0 ? where : `${where}${path.startsWith('[') ? '' : '.'}${path}`;
+      return `${at}: ${reason}`;
+    }
     let reason = issue.message;
+    // A bad name under `modules` or `bridges`: say what names look like, not "Invalid key in record".
+    if (issue.code === 'invalid_key' && issue.issues[0]) reason = `bad name: ${issue.issues[0].message}`;
     if (issue.code === 'unrecognized_keys') {
       reason = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling`;
     }
@@ -135,9 +187,10 @@ function resolveModule(name: string, m: ModuleConfig, opts: { base: string; wher
   let world: World | undefined;
   try {
     // The host's own package is read once; a module's own WIT folder is read for it.
-    const pkg = m.wit ? readWitPackage(dir) : platform();
-    world = pkg.worlds.get(m.world);
-    if (!world) problems.push(`${where}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
+    let pkg: WitPackage | undefined;
+    world = findWorld(m.world, () => (pkg = m.wit ? readWitPackage(dir) : platform()));
+    if (!world && pkg) problems.push(`${where}.world: no world "${m.world}" in ${dir} (worlds there: ${[...pkg.worlds.keys()].join(', ')})`);
+    if (!world && !pkg) problems.push(`${where}.world: no standard WASI world "${m.world}" (read from jco's WASI WIT; e.g. wasi:http/proxy)`);
   } catch (e) {
     problems.push(`${where}.wit: cannot read WIT from ${dir}: ${(e as Error).message}`);
   }

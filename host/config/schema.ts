@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseAdminAddress } from '../admin/address.ts';
+import { bridgesConfig } from '../bridge/config.ts';
 import { capabilities } from '../capabilities/index.ts';
 import { logLevels } from '../logger.ts';
 
@@ -30,8 +32,14 @@ export const deliveryOptions = z
     capacity: positiveInt.default(100_000),
     /** Payload bytes queued for the module beyond the batch in flight (the memory a queue may hold); past either bound, `overflow` applies. */
     capacityBytes: positiveInt.default(64 * 1024 * 1024),
-    /** Which message is dropped (and counted) when the queue is full. */
-    overflow: z.enum(['drop-oldest', 'drop-newest']).default('drop-oldest'),
+    /**
+     * What a full queue does: drop its oldest or the newest message (counted and
+     * logged), or `block`: keep every message and hold back the modules that
+     * publish to it (their `publish` to its topics answers `full`) until it drains.
+     * Default: `block` for a durable queue, which must not lose what was
+     * acknowledged; `drop-oldest` for an in-memory one.
+     */
+    overflow: z.enum(['drop-oldest', 'drop-newest', 'block']).optional(),
     /** Don't deliver the module's own publishes back to it (for bridges). */
     noLocal: z.boolean().default(false),
     /**
@@ -48,7 +56,8 @@ export const deliveryOptions = z
     retryInitialMs: positiveInt.default(100),
     retryMaxMs: positiveInt.default(10_000),
   })
-  .strict();
+  .strict()
+  .transform((d) => ({ ...d, overflow: d.overflow ?? (d.durable ? ('block' as const) : ('drop-oldest' as const)) }));
 export type DeliveryOptions = z.infer<typeof deliveryOptions>;
 
 export const restartPolicy = z
@@ -82,8 +91,17 @@ export const moduleConfig = z
   .object({
     /** Path of the component (.wasm), relative to the config file. */
     component: z.string().min(1),
-    /** World the component must target: telemetry, gateway, server (or a world in `wit`). */
-    world: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a world name: lowercase letters, digits and dashes'),
+    /**
+     * World the component must target: a platform world (telemetry, gateway, server,
+     * http-service), a world in `wit`, or a standard WASI world by its qualified name
+     * ("wasi:http/proxy"), for components built for any host.
+     */
+    world: z
+      .string()
+      .regex(
+        /^(?:[a-z][a-z0-9-]*|wasi:[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*(?:@\d+\.\d+\.\d+[0-9A-Za-z.+-]*)?)$/,
+        'a world name (lowercase letters, digits and dashes), or a WASI world such as wasi:http/proxy',
+      ),
     /** Folder of the WIT package that defines `world`, relative to the config file; default: the host's wit/. */
     wit: z.string().optional(),
     enabled: z.boolean().default(true),
@@ -110,6 +128,51 @@ export const moduleConfig = z
   .strict();
 export type ModuleConfig = Omit<z.infer<typeof moduleConfig>, 'limits'> & { limits: ModuleLimits };
 
+/** Run-once (POST /v1/run, `edgehost run`): how many at once, how many wait, and the limits a request may ask for. */
+export const runOnceOptions = z
+  .object({
+    /** Runs at the same time; each has its own worker thread. */
+    concurrency: positiveInt.max(64).default(4),
+    /** Runs waiting for a slot; past it a request gets 429 with Retry-After. */
+    queue: z.number().int().min(0).max(1000).default(16),
+    /** Wall-clock deadline of a run when the request gives none, and the most it may ask for. */
+    defaultDeadlineMs: positiveInt.default(10_000),
+    maxDeadlineMs: positiveInt.default(60_000),
+    /** Linear memory of a run when the request gives none, and the most it may ask for. */
+    defaultMemoryMb: positiveInt.default(64),
+    maxMemoryMb: positiveInt.default(512),
+    /** stdout and stderr are each cut at this many bytes (with a marker) unless the request asks for less, or more up to maxOutputBytes. */
+    defaultOutputBytes: positiveInt.default(1024 * 1024),
+    maxOutputBytes: positiveInt.default(16 * 1024 * 1024),
+  })
+  .strict();
+
+/** The admin API (HTTP): deploy, replace and remove modules, and run components once. */
+export const adminOptions = z
+  .object({
+    /** ip:port to listen on (port 0 picks a free one), or "off". A non-loopback address needs tokenFile. */
+    address: z
+      .string()
+      .default('127.0.0.1:9090')
+      .superRefine((value, ctx) => {
+        try {
+          parseAdminAddress(value);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
+    /** File holding the bearer token; without it one is generated into <dataDir>/admin-token. */
+    tokenFile: z.string().optional(),
+    /** Largest component upload accepted. */
+    maxUploadMb: positiveInt.max(1024).default(64),
+    /** Open connections at once; more are refused. */
+    maxConnections: positiveInt.max(10_000).default(128),
+    run: runOnceOptions.prefault({}),
+  })
+  .strict();
+export type AdminOptions = z.infer<typeof adminOptions>;
+export type RunOnceOptions = z.infer<typeof runOnceOptions>;
+
 export const hostConfig = z
   .object({
     $schema: z.string().optional(),
@@ -122,7 +185,20 @@ export const hostConfig = z
     shutdownTimeoutMs: positiveInt.default(5000),
     /** Log every message between the main thread and the modules' workers (also --trace-protocol). */
     traceProtocol: z.boolean().default(false),
+    /** Count what the modules do for GET /metrics (the modules' workers count, and send it once a second). */
+    metrics: z.boolean().default(true),
+    /** What all modules together may make the host hold. */
+    budgets: z
+      .object({
+        /** Bytes received on all modules' sockets and not yet handled by their modules; past it, every connection stops reading until they catch up. */
+        socketInputBytes: positiveInt.default(32 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    admin: adminOptions.prefault({}),
     modules: z.record(moduleName, moduleConfig),
+    /** Connections of the bus to external MQTT brokers, by name (see host/bridge/). */
+    bridges: bridgesConfig.default({}),
   })
   .strict();
 export type HostConfig = Omit<z.infer<typeof hostConfig>, 'modules'> & { modules: Record<string, ModuleConfig> };

@@ -25,6 +25,7 @@ import { Instance, type InstanceExit } from '../sandbox/instance.ts';
 import type { OpTable } from '../sandbox/link.ts';
 import type { StandbyWorker } from '../sandbox/standby.ts';
 import type { WorkerBundle } from '../sandbox/worker-bundle.ts';
+import type { WorkerMetricsSnapshot } from '../sandbox/worker-metrics.ts';
 
 export type ModuleState = 'loading' | 'starting' | 'ready' | 'restarting' | 'sleeping' | 'draining' | 'stopped' | 'failed';
 
@@ -39,6 +40,8 @@ export interface RuntimeOptions {
   standby?: StandbyWorker;
   logLevel: string;
   trace: boolean;
+  /** Whether the module's workers count what they do (GET /metrics). */
+  metrics?: boolean;
 }
 
 /** What `GET /v1/modules` and the dashboard show of a module. */
@@ -99,6 +102,8 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   #idleCheck: NodeJS.Timeout | undefined;
   /** Times the module woke from idle sleep. */
   wakes = 0;
+  /** What ended instances counted about themselves, added up (the current one's comes from its worker). */
+  readonly #retiredMetrics: WorkerMetricsSnapshot = { calls: {}, failures: {}, denied: {}, limits: {}, memoryBytes: 0, guest: {} };
 
   constructor(spec: ResolvedModule, component: LoadedComponent, opts: RuntimeOptions & { source?: ModuleSource }) {
     super();
@@ -123,6 +128,20 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
     const out: Record<string, number> = {};
     for (const { binding } of this.#bound.values()) Object.assign(out, binding.held?.() ?? {});
     return out;
+  }
+
+  /** Current values the module's bindings report (open connections...), by name. */
+  gauges(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { binding } of this.#bound.values()) Object.assign(out, binding.gauges?.() ?? {});
+    return out;
+  }
+
+  /** What the module's instances counted about themselves, the current one's included (for the host's metrics). */
+  workerMetrics(): WorkerMetricsSnapshot {
+    const current = this.#instance && !this.#instance.exited ? this.#instance.metrics : undefined;
+    // Without a running instance (sleeping, stopped), the module holds no linear memory.
+    return current ? addSnapshots(this.#retiredMetrics, current) : { ...this.#retiredMetrics, memoryBytes: 0 };
   }
 
   /** Whether a worker thread of this module is alive (starting, ready or finishing its calls). */
@@ -272,6 +291,8 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
       worker: () => this.#whenReady().then(() => this.#readyChannel(capability.name)!),
       denied: (target, allowWith) => {
         const text = `${capability.name}: ${target} is not granted to module "${this.name}"; to allow it: ${allowWith}`;
+        // Denials decided on the main thread count with those the worker decided.
+        this.#retiredMetrics.denied[capability.name] = (this.#retiredMetrics.denied[capability.name] ?? 0) + 1;
         if (!deniedTargets.has(target)) {
           deniedTargets.add(target);
           this.logger.warn({ code: 'EH_DENIED', capability: capability.name, target, allowWith }, text);
@@ -380,6 +401,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
         logLevel: this.#opts.logLevel,
         trace: this.#opts.trace,
         compileCacheDir: this.#opts.bundle.compileCacheDir,
+        metrics: this.#opts.metrics ?? true,
       },
       logger: this.logger,
       heapMb: spec.limits.workerHeapMb,
@@ -409,6 +431,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   }
 
   #onExit(instance: Instance, exit: InstanceExit) {
+    if (instance.metrics) Object.assign(this.#retiredMetrics, addSnapshots(this.#retiredMetrics, instance.metrics));
     if (this.#instance !== instance) return;
     this.#channels = new Map();
     clearInterval(this.#idleCheck);
@@ -521,4 +544,21 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
     this.#state = state;
     this.emit('state', state);
   }
+}
+
+/** Two snapshots' counts added up; memory and guest gauges are the later one's. */
+function addSnapshots(a: WorkerMetricsSnapshot, b: WorkerMetricsSnapshot): WorkerMetricsSnapshot {
+  const add = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const calls = { ...a.calls };
+  for (const [fn, h] of Object.entries(b.calls)) {
+    const old = calls[fn];
+    calls[fn] = old ? { buckets: old.buckets.map((n, i) => n + (h.buckets[i] ?? 0)), sum: old.sum + h.sum, count: old.count + h.count } : h;
+  }
+  const guest = { ...a.guest };
+  for (const [key, g] of Object.entries(b.guest)) guest[key] = g.type === 'counter' && guest[key] ? { ...g, value: guest[key].value + g.value } : g;
+  return { calls, failures: add(a.failures, b.failures), denied: add(a.denied, b.denied), limits: add(a.limits, b.limits), memoryBytes: b.memoryBytes, guest };
 }

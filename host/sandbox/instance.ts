@@ -11,6 +11,7 @@ import { Link, type OpTable } from './link.ts';
 import { type Dispatcher, dispatch, type Message, type ToMain, type ToWorker, type WorkerInit } from './protocol.ts';
 import { type StandbyWorker, workerLimits } from './standby.ts';
 import type { WorkerCapability } from './worker-instance.ts';
+import type { WorkerMetricsSnapshot } from './worker-metrics.ts';
 
 // Guests that wait on host I/O are suspended through JSPI. Node 24 has it
 // behind a flag; setting it here applies to every worker created afterwards
@@ -49,6 +50,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly #logger: Logger;
   readonly #ready: Promise<number>;
   #readyAt: number | undefined;
+  /** The latest of what the instance counted about itself. */
+  metrics: WorkerMetricsSnapshot | undefined;
   /** When a message last crossed either way (performance.now()). */
   #lastActivity = performance.now();
   #watchdog: NodeJS.Timeout | undefined;
@@ -99,6 +102,10 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       request: (m) => this.link.receive({ t: 'request', ...m }, (id, value, error) => this.link.send({ t: 'reply', id, value, error })),
       notify: (m) => this.link.receive({ t: 'notify', ...m }, () => {}),
       reply: (m) => this.link.settle(m.id, m.value, m.error),
+      metrics: (m) => {
+        const { t: _, ...snapshot } = m as typeof m & { t: string };
+        this.metrics = snapshot;
+      },
       // A limit line shows, next to the guest's own memory, what the host holds for the module.
       log: (m) => this.#logger[m.level](m.fields.code === 'EH_LIMIT' && opts.held ? { ...m.fields, hostHeld: opts.held() } : m.fields, m.msg),
     };

@@ -11,6 +11,7 @@
 // Set EDGEHOST_TRACE_PROTOCOL=1 (or pass --trace-protocol) to log every crossing.
 import type { ErrorCode } from '../errors.ts';
 import type { ForwardedLine } from '../log-forwarding.ts';
+import type { WorkerMetricsSnapshot } from './worker-metrics.ts';
 
 /** Main thread -> worker. */
 export interface ToWorker {
@@ -46,6 +47,8 @@ export interface ToMain {
   reply: { id: number; value?: unknown; error?: string };
   /** A log line of the module (the guest's own, or its host functions'); the main thread writes it. */
   log: ForwardedLine;
+  /** What the instance counted about itself since it started (at most once a second, and last thing before it ends). */
+  metrics: WorkerMetricsSnapshot;
 }
 
 /** One message of a table: `{ t: kind, ...payload }`. */
@@ -86,4 +89,6 @@ export interface WorkerInit {
   clock: SharedArrayBuffer;
   /** Where V8 may keep compiled code of the component's JavaScript across instances. */
   compileCacheDir?: string;
+  /** Count calls, refusals and limit hits for the host's metrics. */
+  metrics: boolean;
 }

@@ -13,6 +13,7 @@ import { type Dispatcher, dispatch, type Message, type ToMain, type ToWorker, ty
 import { ModuleExit } from './wasi/cli.ts';
 import { createWasi } from './wasi/index.ts';
 import * as io from './wasi/io.ts';
+import { WorkerMetrics } from './worker-metrics.ts';
 
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 
@@ -42,6 +43,8 @@ export class WorkerInstance {
   readonly #startup: Promise<unknown>[] = [];
   readonly #deniedTargets = new Set<string>();
   readonly #limiters = new Map<string, () => boolean>();
+  /** What this instance counts about itself, for the host's metrics. */
+  readonly metrics: WorkerMetrics;
   readonly #wasi: ReturnType<typeof createWasi>;
   /** Calls into the guest run one after another, in the order they were queued. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -57,6 +60,7 @@ export class WorkerInstance {
     this.#link = new Link<ToMain>(port, trace);
     this.logger = forwardingLogger(init.logLevel as LogLevel, (line) => this.#forwardLog(line));
     this.#clock = new CallClock(init.clock);
+    this.metrics = new WorkerMetrics(init.metrics);
     this.#maxMemoryBytes = init.limits.maxMemoryMb * 1024 * 1024;
     this.#wasi = createWasi({
       env: init.env,
@@ -87,7 +91,8 @@ export class WorkerInstance {
       return;
     }
     try {
-      await this.callGuest('edgehost:platform/lifecycle', 'init', []);
+      // A world without lifecycle (a standard wasi:http/proxy component) has no init to run.
+      if (this.#exports['edgehost:platform/lifecycle']) await this.callGuest('edgehost:platform/lifecycle', 'init', []);
       await Promise.all(this.#startup);
     } catch (e) {
       if (this.#ended) return;
@@ -102,6 +107,15 @@ export class WorkerInstance {
     }
     this.#send({ t: 'ready', instantiateMs: Math.round(performance.now() - started) });
     this.#link.flush();
+    // Counts of the last calls go within a second even when no call follows them.
+    if (this.metrics.enabled) {
+      setInterval(() => {
+        const snapshot = this.metrics.due();
+        if (!snapshot) return;
+        this.#send({ t: 'metrics', ...snapshot });
+        this.#link.flush();
+      }, 1000).unref();
+    }
   }
 
   /** Queues a call into the guest; rejects with the guest's error, and ends the instance if the guest is broken. */
@@ -113,9 +127,11 @@ export class WorkerInstance {
         this.#fatal(new Error(`module ${this.#init.moduleName} does not export ${iface}#${fn}`), `${iface}#${fn}`);
       }
       this.#clock.start();
+      const started = performance.now();
       try {
         return await target(...args);
       } catch (e) {
+        this.metrics.count('failures', isGuestErr(e) ? 'err' : 'trap');
         // Out of memory at its cap, the guest's heap is full: only a new instance gets it back.
         if (this.#outOfMemory(e)) {
           this.#fatal(
@@ -128,7 +144,9 @@ export class WorkerInstance {
         throw e;
       } finally {
         this.#clock.stop();
+        this.metrics.call(`${iface}#${fn}`, (performance.now() - started) / 1000);
         const used = this.#memoryBytes();
+        this.metrics.memory(used);
         if (used > this.#maxMemoryBytes) {
           this.#fatal(
             new MemoryLimitExceeded(
@@ -142,6 +160,9 @@ export class WorkerInstance {
         this.#runBeforeOutput(`${iface}#${fn}`);
         // What the call produced (publishes, socket writes, the reply to the
         // request that caused it) leaves now: a later call that hangs must not strand it.
+        // The metrics go with it, at most once a second.
+        const snapshot = this.metrics.due();
+        if (snapshot) this.#send({ t: 'metrics', ...snapshot });
         this.#link.flush();
       }
     };
@@ -197,6 +218,7 @@ export class WorkerInstance {
         this.#beforeOutput.push(fn);
       },
       allow: (key) => this.#allow(key),
+      metrics: this.metrics,
       io,
     };
   }
@@ -251,6 +273,7 @@ export class WorkerInstance {
   #denied(capability: string, target: string, allowWith: string): string {
     const text = `${capability}: ${target} is not granted to module "${this.#init.moduleName}"; to allow it: ${allowWith}`;
     // One warning per target, not per attempt: a module retrying a refused call must not flood the log.
+    this.metrics.count('denied', capability);
     const key = `${capability}\u0000${target}`;
     if (!this.#deniedTargets.has(key)) {
       this.#deniedTargets.add(key);
@@ -281,6 +304,7 @@ export class WorkerInstance {
           tokens -= 1;
           return true;
         }
+        this.metrics.count('limits', `limits.${key}`);
         warn();
         return false;
       };
@@ -341,6 +365,8 @@ export class WorkerInstance {
   #end(last: Message<ToMain>, exitCode: number): void {
     if (this.#ended) return;
     this.#ended = true;
+    // The last counts go too (the trap that ends it among them).
+    this.#send({ t: 'metrics', ...this.metrics.snapshot });
     this.#send(last);
     this.#link.flush();
     this.#port.close();

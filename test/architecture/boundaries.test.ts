@@ -35,7 +35,9 @@ test('no host code names a reference module (telemetry, gateway, server): capabi
   for (const file of files(join(root, 'host'))) {
     const text = code(readFileSync(file, 'utf8'));
     for (const m of text.matchAll(/(['"`])((?:(?!\1)[^\\\n]|\\.)*)\1/g)) {
-      if (/\b(telemetry|gateway|server)\b/.test(m[2]) && !/^(?:node:|\.)/.test(m[2])) offenders.push(`${relative(root, file)}: ${m[0]}`);
+      // "http-server" is a capability's name, not the server module's.
+      const text = m[2].replaceAll('http-server', '');
+      if (/\b(telemetry|gateway|server)\b/.test(text) && !/^(?:node:|\.)/.test(text)) offenders.push(`${relative(root, file)}: ${m[0]}`);
     }
   }
   assert.deepEqual(offenders, []);

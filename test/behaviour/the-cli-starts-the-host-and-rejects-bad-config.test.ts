@@ -48,7 +48,16 @@ test('--help documents every flag and exits 0', async () => {
   host.child.stdout!.on('data', (c: string) => (out += c));
   const { code } = await host.exited;
   assert.equal(code, 0);
-  for (const flag of ['--config', '--gateway-allowed-host', '--gateway-url', '--server-socket-address', '--log-level', '--data-dir']) {
+  for (const flag of [
+    '--config',
+    '--gateway-allowed-host',
+    '--gateway-url',
+    '--server-socket-address',
+    '--log-level',
+    '--data-dir',
+    '--admin-address',
+    '--admin-token-file',
+  ]) {
     assert.ok(out.includes(flag), `--help does not mention ${flag}`);
   }
 });

@@ -5,7 +5,9 @@ import { Bus } from '../../host/bus/bus.ts';
 import type { CapabilityOps, Channel, HostServices, ModuleHandle, OpHandlers, WorkerContext } from '../../host/capabilities/capability.ts';
 import { moduleLimits } from '../../host/config/schema.ts';
 import { createLogger, type Logger } from '../../host/logger.ts';
+import { noMetrics } from '../../host/metrics/recorder.ts';
 import * as io from '../../host/sandbox/wasi/io.ts';
+import { WorkerMetrics } from '../../host/sandbox/worker-metrics.ts';
 
 export interface Denial {
   target: string;
@@ -66,6 +68,7 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
       beforeOutput.push(fn);
     },
     allow: () => true,
+    metrics: new WorkerMetrics(),
     io,
     ...overrides,
   };
@@ -90,12 +93,21 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
  */
 export function fakeService<Ops extends CapabilityOps>(
   moduleName: string,
-  opts: { toWorker?: Partial<OpHandlers<Ops['toWorker']>>; logger?: Logger; entry?: Record<string, unknown>; bus?: Bus } = {},
+  opts: {
+    toWorker?: Partial<OpHandlers<Ops['toWorker']>>;
+    logger?: Logger;
+    entry?: Record<string, unknown>;
+    bus?: Bus;
+    /** Host-wide shared state (HostServices.shared): pass the same map to fakes that stand for modules of one host. */
+    shared?: Map<string, unknown>;
+    limits?: Record<string, number>;
+  } = {},
 ) {
   const denials: Denial[] = [];
   let commits = 0;
   let ready = true;
   const bus = opts.bus ?? new Bus();
+  const shared = opts.shared ?? new Map<string, unknown>();
   const host: HostServices = {
     logger: opts.logger ?? silent,
     bus,
@@ -103,6 +115,12 @@ export function fakeService<Ops extends CapabilityOps>(
     commit: () => {
       commits++;
       bus.commit();
+    },
+    budgets: { socketInputBytes: 32 * 1024 * 1024 },
+    metrics: noMetrics,
+    shared: <T>(key: string, create: () => T): T => {
+      if (!shared.has(key)) shared.set(key, create());
+      return shared.get(key) as T;
     },
   };
   const toWorker = (opts.toWorker ?? {}) as Record<string, (args: unknown) => unknown>;
@@ -118,7 +136,7 @@ export function fakeService<Ops extends CapabilityOps>(
   const module: ModuleHandle<Ops> = {
     name: moduleName,
     logger: host.logger,
-    limits: moduleLimits.parse({}) as Record<string, number>,
+    limits: moduleLimits.parse(opts.limits ?? {}) as Record<string, number>,
     entry: opts.entry ?? {},
     worker: () => (ready ? Promise.resolve(worker) : Promise.reject(new Error('not ready'))),
     readyWorker: () => (ready ? worker : undefined),

@@ -34,6 +34,8 @@ export function writeConfig(config: Record<string, unknown>): string {
  */
 export class HostProcess {
   readonly child: ChildProcess;
+  /** The arguments it was started with (including the --data-dir and --admin-address added here). */
+  readonly args: string[];
   readonly lines: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -43,6 +45,9 @@ export class HostProcess {
     // Each host gets its own data dir unless the test shares one on purpose:
     // durable queues left by another test would otherwise be redelivered here.
     if (!args.includes('--data-dir') && !args.includes('--help')) args = [...args, '--data-dir', tempDir()];
+    // Hosts of parallel tests must not race for the default admin port: each gets a free one (logged, and in <data-dir>/admin-address).
+    if (!args.includes('--admin-address') && !args.includes('--help')) args = [...args, '--admin-address', '127.0.0.1:0'];
+    this.args = args;
     this.child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'host/main.ts'), ...args], {
       cwd: root,
       env: { ...process.env, ...env },

@@ -1,5 +1,5 @@
 // Host-config entries for the modules integration tests run: built from source by `npm test`'s pretest.
-import { moduleWasm, testGuestWasm, testWit } from './paths.ts';
+import { httpGuestWasm, moduleWasm, testGuestWasm, testWit } from './paths.ts';
 
 export function telemetry(config: Record<string, unknown> = {}) {
   return {
@@ -56,5 +56,27 @@ export function testGuest(name: string, world: string, extra: Record<string, unk
     // Worlds other than the platform's are test worlds (test/fixtures/wit).
     ...(['telemetry', 'gateway', 'server'].includes(world) ? {} : { wit: testWit }),
     ...extra,
+  };
+}
+
+/** A standard wasi:http/proxy component (test/fixtures/http-guests, `hello.sm` by default) served on `address`. */
+export function httpGuest(address: string, extra: { build?: string; routes?: string[]; allowedHosts?: string[]; limits?: Record<string, number> } = {}) {
+  return {
+    component: httpGuestWasm(extra.build ?? 'hello.sm'),
+    world: 'wasi:http/proxy',
+    grants: { http: { listen: [address], routes: extra.routes ?? [], allowedHosts: extra.allowedHosts ?? [] } },
+    limits: extra.limits ?? {},
+  };
+}
+
+/** The web module on `address`, showing what is published under telemetry/ (and publishing posted readings there). */
+export function web(address: string, extra: { routes?: string[]; limits?: Record<string, number>; config?: Record<string, unknown> } = {}) {
+  return {
+    component: moduleWasm('web'),
+    world: 'http-service',
+    grants: { pubsub: { subscribe: ['telemetry/#'], publish: ['telemetry/#'] }, http: { listen: [address], routes: extra.routes ?? [] } },
+    subscriptions: ['telemetry/#'],
+    config: extra.config ?? {},
+    limits: extra.limits ?? {},
   };
 }

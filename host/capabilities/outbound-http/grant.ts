@@ -1,18 +1,10 @@
 import { z } from 'zod';
-import { parseAllowedHost } from './allowed-hosts.ts';
-
-const entry = z.string().superRefine((s, ctx) => {
-  try {
-    parseAllowedHost(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
+import { allowedHostEntry } from '../networking/grant.ts';
 
 export const outboundHttpGrant = z
   .object({
     /** `host`, `host:port`, `scheme://host[:port]` or `*.domain`; empty allows nothing. */
-    allowedHosts: z.array(entry).default([]),
+    allowedHosts: z.array(allowedHostEntry).default([]),
     /** Used when a request gives no timeout. */
     defaultTimeoutMs: z.number().int().positive().default(10_000),
     /** Larger responses fail with `too-large`. */

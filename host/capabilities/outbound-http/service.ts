@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
 import { err, ok, type ServiceHalf } from '../capability.ts';
-import { allowEntryFor, isAllowed, parseAllowedHosts } from './allowed-hosts.ts';
+import { allowEntryFor, isAllowed, parseAllowedHosts } from '../networking/allowed-hosts.ts';
 import type { OutboundHttpGrant } from './grant.ts';
 import type { OutboundHttpOps } from './ops.ts';
 import type { HttpError, HttpRequest, HttpResponse, SendResult } from './types.ts';
@@ -43,7 +43,7 @@ const invalid = (val: string) => err<HttpError>({ tag: 'invalid', val });
 const network = (val: string) => err<HttpError>({ tag: 'network', val });
 const timeout = () => err<HttpError>({ tag: 'timeout' });
 
-export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (_host, module, grant) => {
+export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (host, module, grant) => {
   const allowed = parseAllowedHosts(grant.allowedHosts);
   // One pool per module: connections are reused across its requests, and one
   // module's sockets are never handed to another.
@@ -137,10 +137,14 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (_h
           });
         }
         pending++;
+        const started = performance.now();
+        let result: SendResult | undefined;
         try {
-          return await follow(url, req, headers, timeoutMs);
+          result = await follow(url, req, headers, timeoutMs);
+          return result;
         } finally {
           pending--;
+          host.metrics.httpRequest(module.name, result?.tag === 'ok' ? result.val.status : 'error', (performance.now() - started) / 1000);
         }
       },
     },

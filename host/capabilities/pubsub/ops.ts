@@ -17,5 +17,11 @@ export interface PubsubOps {
   toWorker: {
     /** Runs the message handler on a batch; resolves when it returned ok, rejects with its error. */
     deliver: Op<WireMessage[]>;
+    /**
+     * A module's `block` queue is over its capacity (`filters` set) or relieved
+     * (`filters` undefined): publishes to topics it matches answer `full` meanwhile.
+     */
+    /** The room a `block` queue has left, and its filters; only `subscriber` when it is gone. */
+    room: Op<{ subscriber: string; filters?: string[]; bytes?: number; messages?: number }>;
   };
 }

@@ -36,6 +36,14 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
   // Nothing is delivered until an instance is ready.
   subscriber.pause();
 
+  // Queues that block when full hold back every module publishing to them: each
+  // worker is told the room a queue has left and its filters, counts its own
+  // publishes down from it, and refuses with `full` when it runs out.
+  const filtersOf = (id: string) => host.bus.subscriber(id)?.stats().filters ?? [];
+  const stopWatching = host.bus.watchRoom((subscriber, room) => {
+    module.readyWorker()?.notify('room', room ? { subscriber, filters: filtersOf(subscriber), ...room } : { subscriber });
+  });
+
   return {
     handlers: {
       publish(messages) {
@@ -65,7 +73,12 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
         subscriber.unsubscribe(filter);
       },
     },
-    instanceReady: () => subscriber.resume(),
+    instanceReady: () => {
+      // A new instance starts knowing the room of every queue that blocks.
+      const worker = module.readyWorker();
+      for (const { id, filters, room } of host.bus.rooms()) worker?.notify('room', { subscriber: id, filters, ...room });
+      subscriber.resume();
+    },
     // A crashed instance waits out its restart; a sleeping one is woken by the next delivery.
     instanceEnded: (_n, why) => {
       if (why !== 'sleep') subscriber.pause();
@@ -86,6 +99,7 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
       return { queuedBytes: q.queuedBytes };
     },
     close: () => {
+      stopWatching();
       // A durable queue's rows stay in the store, for a later module of the same name.
       host.bus.removeSubscriber(module.name);
     },

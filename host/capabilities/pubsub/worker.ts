@@ -13,7 +13,32 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
   const filters = new Set<string>();
   let filterBytes = 0;
 
+  /**
+   * Queues that block when full (another module's, or this one's own), with
+   * the room the host last reported: this worker's publishes count down from
+   * it, and one that would not fit is refused. Fresh reports replace the count.
+   */
+  const rooms = new Map<string, { filters: string[]; bytes: number; messages: number }>();
+  /** The queue `topic` would not fit in, or else takes its room in all it goes to. */
+  const take = (topic: string, size: number): string | undefined => {
+    const into: { bytes: number; messages: number }[] = [];
+    for (const [subscriber, room] of rooms) {
+      if (!room.filters.some((f) => topicMatches(f, topic))) continue;
+      if (room.bytes < size || room.messages < 1) return subscriber;
+      into.push(room);
+    }
+    for (const room of into) {
+      room.bytes -= size;
+      room.messages -= 1;
+    }
+    return undefined;
+  };
+
   ctx.handle({
+    room: ({ subscriber, filters, bytes, messages }) => {
+      if (filters && filters.length > 0) rooms.set(subscriber, { filters, bytes: bytes ?? 0, messages: messages ?? 0 });
+      else rooms.delete(subscriber);
+    },
     deliver: (messages: WireMessage[]) => {
       const batch = messages.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: BigInt(m.publishedAt) }));
       return ctx.callGuest(HANDLER, 'handle', [batch]).then(() => undefined);
@@ -33,6 +58,9 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
         }
         if (!ctx.allow('publishPerSecond'))
           return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
+        // Checked last: the cheap refusals first, and only when some queue blocks at all.
+        const full = rooms.size > 0 ? take(topic, payload.length) : undefined;
+        if (full !== undefined) return hostError.full(`the queue of ${full} is full; nothing was published: try again once it drains`);
         // Publishes of one call cross as one op, in order with everything else the module sends.
         ctx.service.append('publish', { topic, payload });
         return ok(undefined);

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { throttledLog } from '../../log-throttle.ts';
 import type { ServiceHalf } from '../capability.ts';
 import { parseListenAddress } from './address.ts';
 import type { SocketGrant } from './grant.ts';
@@ -15,11 +16,6 @@ import type { SocketEvent, SocketOps } from './ops.ts';
 export const GUEST_BACKLOG_BYTES = 1024 * 1024;
 /** A connection the guest closed whose peer does not finish the close in time is cut. */
 const CLOSE_GRACE_MS = 10_000;
-/** A connection that has not said whether it is TCP or WebSocket by then is cut: it holds a connection slot. */
-const HANDSHAKE_MS = 10_000;
-// ws buffers a whole message before handing it over; its default (100 MiB) is
-// far more than the host should hold for one peer.
-const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 const HTTP_GET = Buffer.from('GET ');
 
 interface Listener {
@@ -47,14 +43,61 @@ interface Connection {
   closeTimer?: NodeJS.Timeout;
 }
 
+/**
+ * Received bytes not yet handled by their module, over every module's
+ * connections in the host: past the budget every connection stops reading,
+ * and reads again below three quarters of it. Bytes a peer sends meanwhile wait
+ * in the kernel, and then at the peer.
+ */
+export class InputBudget {
+  readonly limit: number;
+  used = 0;
+  over = false;
+  readonly #watchers = new Set<() => void>();
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  watch(fn: () => void): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
+  }
+  add(bytes: number) {
+    this.used += bytes;
+    if (!this.over && this.used > this.limit) this.#flip(true);
+  }
+  release(bytes: number) {
+    this.used -= bytes;
+    if (this.over && this.used <= this.limit * 0.75) this.#flip(false);
+  }
+  #flip(over: boolean) {
+    this.over = over;
+    for (const fn of this.#watchers) fn();
+  }
+}
+
 export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, grant) => {
   const logger = module.logger;
+  const input = host.shared('socket.input', () => new InputBudget(host.budgets.socketInputBytes));
+  /** Open sockets by the peer's IP: one address may hold at most maxConnectionsPerAddress. */
+  const perAddress = new Map<string, number>();
   const listeners = new Map<string, Listener>();
   /** Every accepted socket, opened or still being told apart: the connection limit counts them all. */
   const sockets = new Set<net.Socket>();
   const connections = new Map<number, Connection>();
   let nextId = 1;
   let refusing = false;
+  /** Handshake deadlines of sockets not yet told apart (TCP or WebSocket). */
+  const handshakes = new Map<net.Socket, NodeJS.Timeout>();
+  const refusedFromAddress = throttledLog(1000, (suppressed) =>
+    logger.warn(
+      { code: 'EH_LIMIT', limit: 'grants.socket.maxConnectionsPerAddress', max: grant.maxConnectionsPerAddress, refusedSinceLastWarning: suppressed },
+      `an address holds ${grant.maxConnectionsPerAddress} connections (grants.socket.maxConnectionsPerAddress): refusing more from it`,
+    ),
+  );
+  // Reading pauses and resumes with the host-wide budget, for every connection of this module.
+  const stopWatchingInput = input.watch(() => {
+    for (const c of connections.values()) updateFlow(c);
+  });
   let intake = true;
   /** The instance events go to; 0 while none is ready (events wait, connections are not read). */
   let instance = 0;
@@ -74,6 +117,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
 
   const settleBacklog = (bytes: number) => {
     backlog -= bytes;
+    input.release(bytes);
     if (guestBehind && backlog <= GUEST_BACKLOG_BYTES) {
       guestBehind = false;
       logger.debug({ backlog }, 'guest caught up: reading resumed');
@@ -103,6 +147,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     batch.push(event);
     batchBytes += bytes;
     backlog += bytes;
+    input.add(bytes);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
@@ -116,7 +161,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
 
   const updateFlow = (c: Connection) => {
     // A closing connection keeps reading so that the peer's FIN (or close frame) is seen.
-    const pause = !c.closing && (c.writeBlocked || guestBehind || instance === 0);
+    const pause = !c.closing && (c.writeBlocked || guestBehind || instance === 0 || input.over);
     if (pause === c.paused) return;
     c.paused = pause;
     if (c.ws) pause ? c.ws.pause() : c.ws.resume();
@@ -124,7 +169,8 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   };
 
   const open = (socket: net.Socket, listener: Listener, ws?: WebSocket): Connection => {
-    socket.setTimeout(0);
+    clearTimeout(handshakes.get(socket));
+    handshakes.delete(socket);
     const c: Connection = { id: nextId++, remoteAddress: remoteAddressOf(socket), socket, ws, writeBlocked: false, paused: true, closing: false };
     connections.set(c.id, c);
     emit({ tag: 'opened', val: { id: c.id, localAddress: listener.address, remoteAddress: c.remoteAddress, transport: ws ? 'websocket' : 'tcp' } });
@@ -138,6 +184,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   const receive = (c: Connection, chunk: Buffer) => {
     // Once the guest has closed the connection it has no use for more input.
     if (c.closing) return;
+    host.metrics.socketBytes(module.name, 'in', chunk.length);
     emit({ tag: 'data', val: [c.id, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)] }, chunk.length);
   };
 
@@ -196,6 +243,12 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
 
   const accept = (socket: net.Socket, listener: Listener) => {
     socket.on('error', (e) => logger.debug({ remoteAddress: remoteAddressOf(socket), err: e }, 'connection error'));
+    const ip = socket.remoteAddress ?? 'unknown';
+    if ((perAddress.get(ip) ?? 0) >= grant.maxConnectionsPerAddress && intake) {
+      socket.destroy();
+      refusedFromAddress();
+      return;
+    }
     if (sockets.size >= grant.maxConnections || !intake) {
       socket.destroy();
       if (!refusing && intake) {
@@ -208,14 +261,28 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
       return;
     }
     sockets.add(socket);
+    perAddress.set(ip, (perAddress.get(ip) ?? 0) + 1);
     socket.once('close', () => {
       sockets.delete(socket);
+      const left = (perAddress.get(ip) ?? 1) - 1;
+      if (left > 0) perAddress.set(ip, left);
+      else perAddress.delete(ip);
       if (sockets.size < grant.maxConnections) refusing = false;
     });
     // Interactive protocols: don't hold small writes back (Nagle).
     socket.setNoDelay(true);
     if (listener.http) {
-      socket.setTimeout(HANDSHAKE_MS, () => socket.destroy());
+      // Counted from accept, not from the last byte: a peer trickling its upgrade
+      // one header line at a time still loses its slot when the time is up.
+      const deadline = setTimeout(() => {
+        logger.debug(
+          { remoteAddress: remoteAddressOf(socket), limit: grant.handshakeTimeoutMs },
+          'handshake not finished in time: closed (grants.socket.handshakeTimeoutMs)',
+        );
+        socket.destroy();
+      }, grant.handshakeTimeoutMs);
+      handshakes.set(socket, deadline);
+      socket.once('close', () => clearTimeout(deadline));
       peek(socket, listener as Listener & { http: http.Server });
     } else {
       openTcp(socket, listener);
@@ -225,7 +292,8 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
   const webSocketFront = (listener: Listener, subprotocol: string): http.Server => {
     const wss = new WebSocketServer({
       noServer: true,
-      maxPayload: MAX_WS_MESSAGE_BYTES,
+      // ws holds a whole message before handing it over: no more than the module takes.
+      maxPayload: grant.maxWebSocketMessageBytes,
       handleProtocols: (offered) => (offered.has(subprotocol) ? subprotocol : false),
     });
     const front = http.createServer((_req, res) => {
@@ -354,6 +422,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
         // This may acknowledge a message the guest published just before (an
         // MQTT PUBACK): what it published must be durable before the peer hears of it.
         host.commit();
+        host.metrics.socketBytes(module.name, 'out', data.length);
         if (c.ws) c.ws.send(data, { binary: true });
         else c.socket.write(data);
         if (c.socket.writableNeedDrain && !c.writeBlocked) {
@@ -385,6 +454,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     },
 
     held: () => ({ socketUnsentBytes: unsentTotal(), socketReceivedBytes: backlog }),
+    gauges: () => ({ socketConnections: connections.size }),
 
     instanceStarting(n) {
       instance = 0;
@@ -416,6 +486,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
 
     async close() {
       intake = false;
+      stopWatchingInput();
       cutAll();
       for (const s of sockets) s.destroy();
       await Promise.all(

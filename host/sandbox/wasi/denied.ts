@@ -160,7 +160,7 @@ export function createDeniedWasi(denied: Denied) {
         denied(
           'wasi:http',
           `request to ${req.authority ?? '(no authority)'}`,
-          'no grant: use edgehost:platform/outbound-http, which is scoped by allowedHosts',
+          'no grant: a module whose world imports wasi:http/outgoing-handler (wasi:http/proxy, http-service) may send to grants.http.allowedHosts; others use edgehost:platform/outbound-http',
         );
         return err({ tag: 'HTTP-request-denied' });
       },

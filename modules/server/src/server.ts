@@ -14,7 +14,7 @@ import {
   topicFilterProblem,
   topicNameProblem,
 } from '../../../packages/mqtt-topic/topic.ts';
-import { describeError as describe } from '../../shared/errors.ts';
+import { describeError as describe, errorPayload } from '../../shared/errors.ts';
 import { Acl } from './acl.ts';
 import type { QoS, Will } from './codec/packets.ts';
 import { describeReason, REASON } from './codec/reason-codes.ts';
@@ -358,7 +358,12 @@ export class Server implements Core, RestoreTarget {
     const meta: { properties?: typeof properties; expiresAt?: number; from: string } = { from: clientId };
     if (properties) meta.properties = properties;
     if (expiry !== undefined) meta.expiresAt = this.now + expiry * 1000;
-    this.publish(makeMessage(will.topic, will.payload, meta), will.qos, will.retain);
+    try {
+      this.publish(makeMessage(will.topic, will.payload, meta), will.qos, will.retain);
+    } catch (e) {
+      // Its connection is gone: nobody can send it again.
+      this.platform.log('warn', `client "${clientId}": will to "${will.topic}" not published: ${describe(e)}`);
+    }
   }
 
   // ---- Subscriptions ----
@@ -422,6 +427,20 @@ export class Server implements Core, RestoreTarget {
    * The bus carries topic and payload only: 5.0 properties and expiry stay in this server.
    */
   publish(message: Message, qos: QoS, retain: boolean): void {
+    // The bus first: when a queue it would fill is full, the host answers `full` and the
+    // message goes nowhere, so the client is not acknowledged and sends it again later.
+    try {
+      this.platform.publishToBus(message.topic, message.payload);
+    } catch (e) {
+      if (errorPayload(e)?.tag === 'full') {
+        throw new ProtocolError(
+          `the host's queue for "${message.topic}" is full (${describe(e)}): not acknowledged; the client will send it again`,
+          REASON.quotaExceeded,
+          'bus-full',
+        );
+      }
+      this.warnOnce(`pub:${message.topic}`, `bus publish to "${message.topic}" failed: ${describe(e)}`);
+    }
     if (retain) {
       const outcome = this.retained.set(message, qos);
       if (outcome === 'too-many') {
@@ -434,11 +453,6 @@ export class Server implements Core, RestoreTarget {
       } else this.store.retainedChanged(message.topic, outcome === 'stored' ? this.retained.get(message.topic) : undefined);
     }
     this.route(message, qos, retain);
-    try {
-      this.platform.publishToBus(message.topic, message.payload);
-    } catch (e) {
-      this.warnOnce(`pub:${message.topic}`, `bus publish to "${message.topic}" failed: ${describe(e)}`);
-    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bus, type BusMessage } from '../../../host/bus/bus.ts';
+import { Bus, type BusMessage, type QueueRoom } from '../../../host/bus/bus.ts';
 import { dec, enc, flush, gate, options } from './support.ts';
 
 const texts = (batch: BusMessage[]) => batch.map(dec);
@@ -410,4 +410,52 @@ test('capacityBytes bounds the queued payload bytes: drop-oldest drops until the
     [['in-flight'], ['bbbb', 'cccc']],
   );
   assert.equal(sub.stats().queuedBytes, 0);
+});
+
+test('block keeps every message past the capacity and reports the room left: when it runs out, per eighth of the capacity, and when it comes back', async () => {
+  const reports: [string, QueueRoom | undefined][] = [];
+  const bus = new Bus();
+  bus.watchRoom((id, room) => reports.push([id, room]));
+  const g = gate();
+  const sub = bus.addSubscriber('m', options({ capacity: 4, capacityBytes: 1000, overflow: 'block', maxBatch: 1 }), g.deliver);
+  sub.subscribe('t');
+  assert.deepEqual(reports, [['m', { bytes: 1000, messages: 4 }]]);
+  for (const s of ['1', '2', '3', '4', '5', '6']) bus.publish('t', enc(s));
+  // One is in flight; five are queued, past the capacity of four: nothing dropped.
+  const first = await g.next();
+  assert.equal(sub.stats().dropped, 0);
+  assert.deepEqual(bus.rooms(), [{ id: 'm', filters: ['t'], room: { bytes: 995, messages: 0 } }]);
+  // Each message is a quarter of the capacity in count: every one was reported, and the room ran out.
+  assert.deepEqual(
+    reports.map(([, r]) => r?.messages),
+    [4, 3, 2, 1, 0],
+  );
+  first.resolve();
+  (await g.next()).resolve();
+  (await g.next()).resolve();
+  await flush();
+  assert.deepEqual(reports.at(-1), ['m', { bytes: 998, messages: 2 }]);
+  for (let i = 0; i < 3; i++) (await g.next()).resolve();
+  await sub.idle();
+  assert.deepEqual(
+    g.calls.map((c) => c.batch.join()),
+    ['1', '2', '3', '4', '5', '6'],
+  );
+  bus.removeSubscriber('m');
+  assert.deepEqual(reports.at(-1), ['m', undefined]);
+});
+
+test('a block queue reports its room per eighth of its byte capacity, not per message', () => {
+  const reports: QueueRoom[] = [];
+  const bus = new Bus();
+  bus.watchRoom((_id, room) => room && reports.push(room));
+  const sub = bus.addSubscriber('m', options({ capacity: 1000, capacityBytes: 800, overflow: 'block' }), () => new Promise(() => {}));
+  sub.pause();
+  sub.subscribe('t');
+  for (let i = 0; i < 100; i++) bus.publish('t', enc('1234567890'));
+  // 800 bytes in steps of 100 (an eighth): one report at subscribe, eight as it fills.
+  assert.deepEqual(
+    reports.map((r) => r.bytes),
+    [800, 700, 600, 500, 400, 300, 200, 100, 0],
+  );
 });

@@ -16,6 +16,8 @@ import {
   resolveType,
   type WitInterface,
   WitSyntaxError,
+  wasiPackage,
+  wasiWorld,
 } from '../../../host/components/wit.ts';
 import { tempDir, testWit } from '../../support/paths.ts';
 
@@ -63,7 +65,7 @@ describe('the platform package (wit/)', () => {
       exports: ['edgehost:platform/lifecycle', 'edgehost:platform/message-handler', 'edgehost:platform/timer-handler'],
       docs: 'A sensor reader: publishes readings on a timer.',
     });
-    assert.deepEqual([...p.worlds.keys()], ['telemetry', 'gateway', 'server']);
+    assert.deepEqual([...p.worlds.keys()], ['telemetry', 'gateway', 'server', 'http-service']);
   });
 
   test('reads function signatures: parameter names and types, and the result type', () => {
@@ -168,9 +170,13 @@ describe('WIT it does not read is an error naming the file, line and column, nev
   });
   test('feature gates', () => {
     rejects(`${pkg}@since(version = 0.2.0)\ninterface i {}`, /test\.wit:2:1: "@since": feature gates/);
+    rejects(`${pkg}world w {\n  @unstable(feature = x)\n  import i;\n}\ninterface i {}`, /test\.wit:3:3: "@unstable": feature gates/);
   });
-  test('include, world-level functions and inline interfaces, types in worlds', () => {
-    rejects(`${pkg}world w { include other; }`, /test\.wit:2:11: "include" is not supported/);
+  test('include of a missing world, include with renames, world-level functions and inline interfaces, types in worlds', () => {
+    rejects(`${pkg}world w { include other; }`, /test\.wit:2:1: world w includes "other", which is not a world of test\.wit/);
+    rejects(`${pkg}world w { include a:b/c; }`, /includes "a:b\/c", which is not a WASI world in jco's WASI WIT/);
+    rejects(`${pkg}world v {}\nworld w { include v with { x as y }; }`, /test\.wit:3:21: "include \.\.\. with \{ \.\.\. \}" \(renaming\) is not supported/);
+    rejects(`${pkg}world v { include w; }\nworld w { include v; }`, /world v includes itself \(v -> w -> v\)/);
     rejects(`${pkg}world w { import f: func(); }`, /world-level functions and inline interfaces/);
     rejects(`${pkg}world w { export x: interface { f: func(); } }`, /world-level functions and inline interfaces/);
     rejects(`${pkg}world w { type t = u8; }`, /"type" in a world is not supported/);
@@ -193,6 +199,63 @@ describe('WIT it does not read is an error naming the file, line and column, nev
     rejects(`${pkg}interface i { f: func(x: u8) -> u8 }`, /test\.wit:2:36: expected ";", found "}"/);
     rejects(`${pkg}interface i { f: func(x: u8#); }`, /unexpected character "#"/);
     rejects(`${pkg}/* never closed`, /unterminated block comment/);
+  });
+});
+
+test('a world includes the imports and exports of local worlds and of WASI worlds, each once', () => {
+  const p = parseWit(`
+    package a:b;
+    interface i {}
+    interface j {}
+    world base { import i; export j; }
+    world w { include base; include wasi:http/proxy@0.2.12; import i; }
+  `);
+  const w = p.worlds.get('w');
+  assert.ok(w);
+  assert.deepEqual(w.exports, ['a:b/j', 'wasi:http/incoming-handler']);
+  assert.deepEqual(
+    w.imports.filter((x) => x.startsWith('a:b/')),
+    ['a:b/i'],
+  );
+  assert.ok(w.imports.includes('wasi:http/outgoing-handler'));
+});
+
+describe("the standard WASI packages (jco's copy of their WIT)", () => {
+  test('wasi:http/proxy is read with its included world: the imports of wasi:http/imports and the incoming handler', () => {
+    assert.deepEqual(wasiWorld('wasi:http/proxy@0.2.12'), {
+      name: 'wasi:http/proxy',
+      imports: [
+        'wasi:clocks/monotonic-clock',
+        'wasi:clocks/wall-clock',
+        'wasi:random/random',
+        'wasi:cli/stdout',
+        'wasi:cli/stderr',
+        'wasi:cli/stdin',
+        'wasi:http/outgoing-handler',
+      ],
+      exports: ['wasi:http/incoming-handler'],
+      docs: undefined,
+    });
+    assert.equal(wasiWorld('wasi:http/nope'), undefined);
+    assert.equal(wasiWorld('wasi:nope/proxy'), undefined);
+    assert.equal(wasiWorld('edgehost:platform/gateway'), undefined);
+  });
+
+  test('an interface made of resources is kept opaque with the reason; a readable one is read, its uses of the opaque one kept as names', () => {
+    const http = wasiPackage('wasi:http');
+    assert.match(http.opaque.get('types') ?? '', /package\.wit:\d+:\d+: resource handles \(borrow<\.\.\.>\) are not supported/);
+    const handler = findInterface([http], 'wasi:http/incoming-handler@0.2.12');
+    assert.ok(handler);
+    assert.deepEqual(handler.functions.map(formatFunction), ['handle: func(request: incoming-request, response-out: response-outparam)']);
+    assert.equal(findInterface([http], 'wasi:http/types'), undefined);
+  });
+
+  test('every package jco ships is read; items gated @unstable are left out', () => {
+    for (const name of ['cli', 'clocks', 'filesystem', 'http', 'io', 'random', 'sockets']) assert.ok(wasiPackage(`wasi:${name}`).worlds.size > 0, name);
+    const clocks = wasiPackage('wasi:clocks');
+    assert.deepEqual(clocks.worlds.get('imports')?.imports, ['wasi:clocks/monotonic-clock', 'wasi:clocks/wall-clock']);
+    assert.match(clocks.opaque.get('timezone') ?? '', /@unstable\(feature = clocks-timezone\): not enabled/);
+    assert.ok(wasiWorld('wasi:cli/command')?.exports.includes('wasi:cli/run'));
   });
 });
 

@@ -79,7 +79,7 @@ test('a missing component file is named with a hint to build', () => {
 
 test('an unknown world lists the worlds there are', () => {
   const file = setup({ telemetry: { component: 'a.wasm', world: 'sensor' } });
-  assert.match(loadError(file).message, /modules\.telemetry\.world: no world "sensor" in .* \(worlds there: telemetry, gateway, server\)/);
+  assert.match(loadError(file).message, /modules\.telemetry\.world: no world "sensor" in .* \(worlds there: telemetry, gateway, server, http-service\)/);
 });
 
 test('a grant for a capability the world does not import is refused', () => {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import { WebSocket } from 'ws';
 import { HostProcess, writeConfig } from '../../support/host-process.ts';
 import { server } from '../../support/modules.ts';
 import { freePort } from '../../support/ports.ts';
@@ -32,7 +33,11 @@ before(async () => {
       server: {
         ...server(address, { 'max-retained-messages': 50_000 }),
         // More sockets than the default 1000, so that the scenarios below reach the guest's own limits.
-        grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address], maxConnections: 2000 } },
+        // A short handshake deadline, so the slow-upgrade scenario ends within the test's time.
+        grants: {
+          pubsub: { publish: ['#'], subscribe: ['#'] },
+          socket: { listen: [address], maxConnections: 2000, maxConnectionsPerAddress: 500, handshakeTimeoutMs: 1500 },
+        },
       },
     },
   });
@@ -349,6 +354,93 @@ describe('abuse: the server holds while a control client keeps its QoS 1 round t
       assert.equal(code, 0, hog.output().slice(0, 2000));
       t.diagnostic(`hog received ${expected} retained messages in ${Math.round(performance.now() - subscribed)} ms`);
     });
+  });
+
+  it('slow upgrades: 200 connections trickling an HTTP upgrade a byte at a time lose their slots at the deadline counted from accept', async (t) => {
+    await underLoad(t, 'slow upgrades', async () => {
+      const slow = await openMany(200, '127.0.0.70');
+      for (const r of slow) r.socket.write('GET /mqtt HTTP/1.1\r\n');
+      const trickle = setInterval(() => {
+        for (const r of slow) if (r.socket.writable) r.socket.write('X');
+      }, 100);
+      try {
+        await withTimeout(Promise.all(slow.map((r) => r.closed)), 10_000, 'the host to cut the slow upgrades');
+      } finally {
+        clearInterval(trickle);
+      }
+      assert.ok(
+        slow.every((r) => r.endedByServer),
+        'every slow upgrade was cut by the host',
+      );
+    });
+  });
+
+  it('subscribers that do not read: each is cut at its unsent-bytes limit, the others and the host are unaffected', async (t) => {
+    await underLoad(t, 'non-reading subscribers', async () => {
+      const readers = await Promise.all(Array.from({ length: 5 }, (_, i) => Raw.connected('127.0.0.80', `slow-reader-${i}`)));
+      for (const r of readers) r.socket.write(subscribePacket(['flood/#']));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const r of readers) r.socket.pause();
+      const { c: flooder } = await clients.connect('flooder', { protocolVersion: 4 });
+      const payload = 'x'.repeat(32 * 1024);
+      // 12 MB for each of them: past what the kernel's socket buffers on loopback take, and
+      // far past the 1 MiB the host holds for a peer.
+      for (let i = 0; i < 384; i++) flooder.publish('flood/x', payload, { qos: 0 });
+      await withTimeout(flooder.publishAsync('flood/x', 'last', { qos: 1 }), 30_000, 'the flood sent');
+      await withTimeout(
+        host.waitForLog(
+          (l) =>
+            l.module === 'server' && /not keeping up|not reading/.test(l.msg) && readers.some((r) => l.remoteAddress === `127.0.0.80:${r.socket.localPort}`),
+        ),
+        30_000,
+        'the host to cut a subscriber that does not read',
+      );
+      // A paused socket sees its end only once it reads what is left in the kernel's buffers.
+      for (const r of readers) r.socket.resume();
+      await withTimeout(Promise.all(readers.map((r) => r.closed)), 30_000, 'the host to cut the subscribers that do not read');
+      assert.ok(
+        readers.every((r) => r.endedByServer),
+        'every subscriber that did not read was cut by the host',
+      );
+      flooder.end(true);
+    });
+    assert.ok(host.lines.some((l) => l.module === 'server' && /not keeping up|not reading/.test(l.msg)));
+  });
+
+  it('oversized WebSocket messages from 40 clients: each closed at the size limit, the host never holds one whole', async (t) => {
+    const rssBefore = hostRssMb();
+    let peak = rssBefore;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, hostRssMb());
+    }, 20);
+    try {
+      await underLoad(t, 'oversized WebSocket messages', async () => {
+        const big = Buffer.alloc(512 * 1024, 0x30);
+        const codes = await Promise.all(
+          Array.from({ length: 40 }, async () => {
+            const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, ['mqtt'], { localAddress: '127.0.0.90' });
+            await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+            const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+            ws.on('error', () => {});
+            ws.send(big);
+            return closed;
+          }),
+        );
+        // 1009: too big, from the host; 1000: closed by the server module first (more
+        // connections from one address waiting for CONNECT than it lets wait).
+        assert.ok(
+          codes.every((c) => c === 1009 || c === 1000 || c === 1006),
+          `close codes ${[...new Set(codes)].join(', ')}`,
+        );
+        assert.ok(codes.includes(1009), 'no connection was closed for its message size');
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    // 40 × 512 KiB; the host takes at most 256 KiB of a message before closing it (and holding 16 MB
+    // messages, as it did, would cost 640 MB).
+    t.diagnostic(`host RSS ${rssBefore.toFixed(0)} MB, peak ${peak.toFixed(0)} MB during 40 oversized WebSocket messages`);
+    assert.ok(peak - rssBefore < 100, `host RSS rose ${(peak - rssBefore).toFixed(0)} MB`);
   });
 
   it('after all of it: the server module was never restarted, and a new client still works', async () => {

@@ -69,3 +69,22 @@ test('a subscription must be covered by a subscribe grant', () => {
     [['subscribe', 'sensors/+/temp']],
   );
 });
+
+test('publishes to a blocking queue count down the room the host reported: one that would not fit answers full, others go through; a new report lets them through again', () => {
+  const fake = fakeWorkerContext<PubsubOps>('m');
+  const host = create(fake.ctx, pubsubGrant.parse({ publish: ['#'] }))['edgehost:platform/pubsub'] as unknown as Pubsub;
+  const room = fake.handlers().room as (a: { subscriber: string; filters?: string[]; bytes?: number; messages?: number }) => void;
+  room({ subscriber: 'uplink', filters: ['telemetry/#'], bytes: 5, messages: 10 });
+  assert.deepEqual(host.publish('telemetry/a', bytes('123')), { tag: 'ok', val: undefined });
+  assert.deepEqual(host.publish('telemetry/b', bytes('123')), {
+    tag: 'err',
+    val: { tag: 'full', val: 'the queue of uplink is full; nothing was published: try again once it drains' },
+  });
+  assert.deepEqual(host.publish('other/a', bytes('123456789')), { tag: 'ok', val: undefined });
+  room({ subscriber: 'uplink', filters: ['telemetry/#'], bytes: 100, messages: 10 });
+  assert.deepEqual(host.publish('telemetry/b', bytes('123')), { tag: 'ok', val: undefined });
+  // Gone: publishes to its topics are no longer counted.
+  room({ subscriber: 'uplink' });
+  for (let i = 0; i < 20; i++) assert.deepEqual(host.publish('telemetry/c', bytes('123')), { tag: 'ok', val: undefined });
+  assert.deepEqual(fake.sent.flatMap((s) => (s.args as { topic: string }[]).map((m) => m.topic)).slice(0, 3), ['telemetry/a', 'other/a', 'telemetry/b']);
+});

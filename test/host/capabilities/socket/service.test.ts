@@ -492,3 +492,56 @@ describe('websocket on the same port', () => {
     ws.terminate();
   });
 });
+
+describe('budgets a stranger cannot get around', () => {
+  test('one address holds at most maxConnectionsPerAddress connections; the next is refused at accept', async () => {
+    const s = await listening({ maxConnectionsPerAddress: 3 });
+    const kept = await Promise.all([1, 2, 3].map(() => connect(s.port)));
+    await s.until(() => s.opened().length === 3);
+    const extra = net.connect(s.port, '127.0.0.1');
+    extra.on('error', () => {});
+    await once(extra, 'close');
+    assert.equal(s.opened().length, 3);
+    assert.ok(s.logs.some((l) => l.limit === 'grants.socket.maxConnectionsPerAddress'));
+    for (const k of kept) k.destroy();
+  });
+
+  test('a peer trickling its upgrade is cut at handshakeTimeoutMs from accept, however often it sends', async () => {
+    const s = await listening({ handshakeTimeoutMs: 400 }, 'mqtt');
+    const c = await connect(s.port);
+    const started = performance.now();
+    const closed = once(c, 'close');
+    // "GET " and then a header line a byte at a time, every 50 ms: never idle, never done.
+    c.write('GET / HTTP/1.1\r\n');
+    const trickle = setInterval(() => c.writable && c.write('X'), 50);
+    await closed;
+    clearInterval(trickle);
+    const ms = performance.now() - started;
+    assert.ok(ms >= 350 && ms < 2000, `closed after ${ms.toFixed(0)} ms`);
+    assert.equal(s.opened().length, 0);
+  });
+
+  test('a WebSocket message over maxWebSocketMessageBytes closes that connection (1009) without holding it', async () => {
+    const s = await listening({ maxWebSocketMessageBytes: 1024 }, 'mqtt');
+    const ws = await openWebSocket(s.port);
+    const closed = once(ws, 'close');
+    ws.send(Buffer.alloc(4096, 1));
+    const [code] = await closed;
+    assert.equal(code, 1009);
+    assert.equal(s.received(s.opened()[0].id).length, 0);
+  });
+});
+
+test("the host-wide input budget pauses every module's reading past it and resumes below three quarters", async () => {
+  const { InputBudget } = await import('../../../../host/capabilities/socket/service.ts');
+  const budget = new InputBudget(100);
+  const flips: boolean[] = [];
+  budget.watch(() => flips.push(budget.over));
+  budget.add(60);
+  budget.add(60);
+  assert.deepEqual(flips, [true]);
+  budget.release(40);
+  assert.deepEqual(flips, [true], 'still over three quarters');
+  budget.release(10);
+  assert.deepEqual(flips, [true, false]);
+});

@@ -7,7 +7,7 @@ import {
   isAllowed,
   parseAllowedHost,
   parseAllowedHosts,
-} from '../../../../host/capabilities/outbound-http/allowed-hosts.ts';
+} from '../../../../host/capabilities/networking/allowed-hosts.ts';
 
 const parsed: [string, Omit<AllowedHost, 'source'>][] = [
   ['example.com', { scheme: undefined, host: 'example.com', wildcard: false, port: undefined }],

@@ -1,5 +1,8 @@
 // Which HTTP targets a module may reach, modelled on Spin's allowed_outbound_hosts
-// (crates/factor-outbound-networking/src/config.rs): an entry names a scheme
+// (crates/factor-outbound-networking/src/config.rs). One checker for every
+// capability that sends requests (edgehost:platform/outbound-http and
+// wasi:http/outgoing-handler), as Spin's outbound factors share the networking
+// factor's: the same entries mean the same targets in both. An entry names a scheme
 // (optional), a host and a port (optional), and a request must match all three
 // of one entry. Anything ambiguous is refused with a reason rather than guessed at.
 //
