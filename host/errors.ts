@@ -12,6 +12,8 @@ export const errorCodes = {
   EH_MODULE_TRAP: 'a module trapped (its instance is discarded and restarted)',
   EH_MODULE_EXIT: 'a module called wasi:cli/exit (only that module ends; it is restarted)',
   EH_MODULE_MEMORY: "a module's linear memory grew past limits.maxMemoryMb; it was restarted",
+  EH_COMMIT_FAILED:
+    'what a module wrote during a call (key-value) could not be committed to disk; nothing the call produced left the host, and the module was restarted',
   EH_LIMIT: 'a module hit a rate limit (publish or outbound HTTP); the call was refused with `limited`',
   EH_DEAD_LETTER: 'a message failed delivery too often (or too long) and was moved to the dead-letter topic',
   EH_MODULE_DEADLINE: "a call into a module ran past its deadline; the module's isolate was terminated",

@@ -155,6 +155,8 @@ export interface WorkerContext<Ops extends CapabilityOps = NoOps> {
   readonly config: ReadonlyMap<string, string>;
   /** The module's limits (core keys and every capability's). */
   readonly limits: Readonly<Record<string, number>>;
+  /** Absolute data directory of the host (`--data-dir`), for state a capability keeps on disk in the module's thread. */
+  readonly dataDir: string;
   /** To this capability's service half. */
   readonly service: Channel<Ops['toService']>;
   /** Answers the service half's ops; call once, from `create`. */
@@ -176,6 +178,16 @@ export interface WorkerContext<Ops extends CapabilityOps = NoOps> {
   whenStarted(work: Promise<unknown>): void;
   /** Runs when the instance ends cleanly (stop, replace, sleep), before the worker exits. */
   onClose(fn: () => void | Promise<void>): void;
+  /**
+   * Runs before anything the guest produced during a call leaves the worker:
+   * when the call ends (returns, fails or traps; before the batch of its sends
+   * and publishes crosses to the main thread), and before the guest waits on
+   * host I/O (`waitFor`), when the event loop could send it meanwhile. For
+   * making a call's writes durable before what acknowledges them leaves. If
+   * `fn` throws, nothing the call produced leaves: the instance ends with
+   * `EH_COMMIT_FAILED` and is restarted.
+   */
+  beforeOutput(fn: () => void): void;
   /** Checks a per-module rate limit (`limits.<key>` per second); logs the first refusal of each burst. */
   allow(limitKey: string): boolean;
   /** What the instance counts about itself, reported as the host's metrics (guest metrics go here too). */

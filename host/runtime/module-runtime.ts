@@ -397,6 +397,7 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
         env: env.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
         config: Object.entries(spec.config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
         limits: spec.limits,
+        dataDir: this.#opts.host.dataDir,
         logLevel: this.#opts.logLevel,
         trace: this.#opts.trace,
         compileCacheDir: this.#opts.bundle.compileCacheDir,

@@ -32,7 +32,11 @@ export interface ToMain {
   /** Instantiation or init failed; the worker ends after this. */
   'init-failed': { code: Extract<ErrorCode, 'EH_MODULE_INIT' | 'EH_COMPONENT_INVALID' | 'EH_GUEST_TYPE'>; error: string; detail?: string };
   /** The instance is unusable (trap, exit, memory); the worker ends after this. */
-  fatal: { code: Extract<ErrorCode, 'EH_MODULE_TRAP' | 'EH_MODULE_EXIT' | 'EH_MODULE_MEMORY' | 'EH_GUEST_TYPE'>; error: string; exitCode?: number };
+  fatal: {
+    code: Extract<ErrorCode, 'EH_MODULE_TRAP' | 'EH_MODULE_EXIT' | 'EH_MODULE_MEMORY' | 'EH_GUEST_TYPE' | 'EH_COMMIT_FAILED'>;
+    error: string;
+    exitCode?: number;
+  };
   /** The answer to `stop`. */
   stopped: Record<never, never>;
   /** A capability's worker half asks its service; answered by a `reply` with the same id. */
@@ -76,6 +80,8 @@ export interface WorkerInit {
   env: [string, string][];
   config: [string, string][];
   limits: Record<string, number>;
+  /** The host's data directory (absolute), for capabilities that keep the module's state on disk (key-value). */
+  dataDir: string;
   logLevel: string;
   /** Log every crossing of this protocol. */
   trace: boolean;

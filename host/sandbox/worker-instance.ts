@@ -38,6 +38,8 @@ export class WorkerInstance {
   readonly #memories = new Set<WebAssembly.Memory>();
   readonly #exports: Record<string, Record<string, GuestFunction>> = {};
   readonly #closers: (() => void | Promise<void>)[] = [];
+  /** Run before a call's output leaves the worker (see WorkerContext.beforeOutput). */
+  readonly #beforeOutput: (() => void)[] = [];
   readonly #startup: Promise<unknown>[] = [];
   readonly #deniedTargets = new Set<string>();
   readonly #limiters = new Map<string, () => boolean>();
@@ -153,6 +155,9 @@ export class WorkerInstance {
             `${iface}#${fn}`,
           );
         }
+        // Writes the call made are committed first: what the call produced may
+        // acknowledge them, and must not leave unless they are durable.
+        this.#runBeforeOutput(`${iface}#${fn}`);
         // What the call produced (publishes, socket writes, the reply to the
         // request that caused it) leaves now: a later call that hangs must not strand it.
         // The metrics go with it, at most once a second.
@@ -188,11 +193,14 @@ export class WorkerInstance {
       logger: this.logger,
       config: new Map(this.#init.config),
       limits: this.#init.limits,
+      dataDir: this.#init.dataDir,
       service: this.#link.channel(capability),
       handle: (handlers: OpHandlers<Ops['toWorker']>) => this.#link.handle(capability, handlers as unknown as OpTable),
       denied: (target, allowWith) => this.#denied(capability, target, allowWith),
       callGuest: (iface, fn, args) => this.callGuest(iface, fn, args),
       waitFor: async (work) => {
+        // While the guest waits, the event loop turns and sends what the call produced so far.
+        this.#runBeforeOutput('a wait on host I/O');
         this.#clock.pause();
         try {
           return await work;
@@ -205,6 +213,9 @@ export class WorkerInstance {
       },
       onClose: (fn) => {
         this.#closers.push(fn);
+      },
+      beforeOutput: (fn) => {
+        this.#beforeOutput.push(fn);
       },
       allow: (key) => this.#allow(key),
       metrics: this.metrics,
@@ -302,8 +313,34 @@ export class WorkerInstance {
     return limiter();
   }
 
+  /** Runs the beforeOutput hooks; if one fails, the call's output must not leave: the instance ends without it. */
+  #runBeforeOutput(during: string): void {
+    for (const fn of this.#beforeOutput) {
+      try {
+        fn();
+      } catch (e) {
+        this.#abandon(e, during);
+      }
+    }
+  }
+
+  /**
+   * Ends the instance without sending anything it has queued: what the current
+   * call produced may acknowledge writes that could not be made durable.
+   */
+  #abandon(e: unknown, during: string): never {
+    this.#ended = true;
+    const error = `what the module wrote could not be committed (${errorText(e)}), at the end of ${during}; nothing the call produced was sent`;
+    this.#link.close(new Error(error));
+    this.#port.postMessage([{ t: 'fatal', code: 'EH_COMMIT_FAILED', error } satisfies Message<ToMain>]);
+    this.#port.close();
+    process.exit(1);
+  }
+
   #fatal(e: unknown, during: string): never {
-    // Close hooks run so that what the guest did before it died (its accepted publishes) leaves with this batch.
+    // What the guest wrote is committed, and close hooks run, so that what it
+    // did before it died (its accepted publishes) leaves with this batch.
+    if (!this.#ended) this.#runBeforeOutput(during);
     for (const close of this.#closers) {
       try {
         void close();

@@ -26,6 +26,7 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
   const sent: { op: string; args: unknown; kind: 'request' | 'notify' }[] = [];
   const startup: Promise<unknown>[] = [];
   const closers: (() => void | Promise<void>)[] = [];
+  const beforeOutput: (() => void)[] = [];
   let handlers: OpHandlers<Ops['toWorker']> | undefined;
   const service: Channel<Ops['toService']> = {
     request: (op, args) => {
@@ -46,6 +47,7 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
     logger: silent,
     config: new Map(),
     limits: moduleLimits.parse({}) as Record<string, number>,
+    dataDir: '/nonexistent',
     service,
     handle(h) {
       handlers = h;
@@ -62,12 +64,26 @@ export function fakeWorkerContext<Ops extends CapabilityOps>(moduleName: string,
     onClose(fn) {
       closers.push(fn);
     },
+    beforeOutput(fn) {
+      beforeOutput.push(fn);
+    },
     allow: () => true,
     metrics: new WorkerMetrics(),
     io,
     ...overrides,
   };
-  return { ctx, denials, sent, startup, handlers: () => handlers!, close: () => Promise.all(closers.map((f) => f())) };
+  return {
+    ctx,
+    denials,
+    sent,
+    startup,
+    handlers: () => handlers!,
+    close: () => Promise.all(closers.map((f) => f())),
+    /** What the worker does when a guest call ends, before its output would leave (commits). */
+    endCall: () => {
+      for (const f of beforeOutput) f();
+    },
+  };
 }
 
 /**

@@ -24,12 +24,16 @@ export function gateway(url: string, filter = 'telemetry/#', extra: { delivery?:
   };
 }
 
-/** The MQTT server module on `address`, bridged to the bus (its own publishes are not echoed back). */
+/**
+ * The MQTT server module on `address`, bridged to the bus (its own publishes are not
+ * echoed back), keeping persistent sessions and retained messages in its key-value
+ * store as the shipped config does.
+ */
 export function server(address: string, config: Record<string, unknown> = {}) {
   return {
     component: moduleWasm('server'),
     world: 'server',
-    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] }, keyValue: { buckets: ['sessions', 'retained'] } },
     config: { listen: [address], ...config },
     delivery: { noLocal: true },
   };

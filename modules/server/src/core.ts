@@ -66,6 +66,6 @@ export interface Core {
 
   /** Logs that a limit (its config key) was hit, throttled. */
   limitHit(limit: string, message: string): void;
-  /** The session's durable state changed (subscriptions, expiry): see store.ts. */
+  /** The session's lasting state changed (its expiry, or it was resumed): see store.ts. */
   sessionChanged(session: Session): void;
 }

@@ -1,6 +1,7 @@
 // Wires the WIT imports and exports of world `server` to the core in server.ts.
 
 import { get } from 'edgehost:platform/config@0.1.0';
+import { deleteMany, getMany, get as kvGet, listKeys, setMany } from 'edgehost:platform/key-value@0.1.0';
 import { log } from 'edgehost:platform/logging@0.1.0';
 import type { Message } from 'edgehost:platform/pubsub@0.1.0';
 import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
@@ -9,8 +10,9 @@ import type { Event } from 'edgehost:platform/socket-handler@0.1.0';
 import { after, every, nowMs } from 'edgehost:platform/timer@0.1.0';
 import { describeError } from '../../shared/errors.ts';
 import defaults from '../module.json' with { type: 'json' };
+import type { KeyValue } from './kv-store.ts';
 import { loadOptions } from './options.ts';
-import { type Platform, Server } from './server.ts';
+import { type Platform, type Server, startServer } from './server.ts';
 
 /** How often connect timeouts and keep alives are checked. */
 const CHECK_PERIOD_MS = 1000;
@@ -35,10 +37,12 @@ const platform: Platform = {
   },
 };
 
+const keyValue: KeyValue = { get: kvGet, listKeys, getMany, setMany, deleteMany };
+
 export const lifecycle = {
   init(): void {
     const options = loadOptions(get, defaults.config);
-    server = new Server(platform, options);
+    server = startServer(platform, options, keyValue);
     for (const address of options.listen) {
       try {
         listen(address, 'mqtt');

@@ -46,6 +46,12 @@ export interface ServerOptions {
   maxSessionExpirySeconds: number;
   /** A connection that sends no CONNECT within this time is closed. */
   connectTimeoutMs: number;
+  /**
+   * Keep persistent sessions and retained messages in the host's key-value store
+   * (buckets "sessions" and "retained"): 'auto' keeps what the grant allows, 'on'
+   * fails init unless both buckets are granted, 'off' keeps nothing.
+   */
+  persist: 'auto' | 'on' | 'off';
 }
 
 type Getter = (key: string) => string | null | undefined;
@@ -76,6 +82,7 @@ export function loadOptions(get: Getter, defaults: Readonly<Record<string, unkno
     topicAliasMaximum: integer(raw, 'topic-alias-maximum', 0, 65_535),
     maxSessionExpirySeconds: integer(raw, 'max-session-expiry-s', 0, 0xffff_ffff),
     connectTimeoutMs: integer(raw, 'connect-timeout-ms', 100, 3_600_000),
+    persist: persistMode(raw('persist')),
   };
   const username = optionalString(raw('username'), 'username');
   const password = optionalString(raw('password'), 'password');
@@ -138,6 +145,14 @@ function integer(raw: (key: string) => unknown, key: string, min: number, max: n
     throw new Error(`config "${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+function persistMode(value: unknown): 'auto' | 'on' | 'off' {
+  // Booleans arrive as their JSON text.
+  if (value === true || value === 'true') return 'on';
+  if (value === false || value === 'false') return 'off';
+  if (value === 'auto' || value === undefined) return 'auto';
+  throw new Error(`config "persist" must be true, false or "auto", got ${JSON.stringify(value)}`);
 }
 
 function optionalString(value: unknown, key: string): string | undefined {

@@ -6,7 +6,14 @@
 // generated declaration of the socket events: `npm run build` writes it.)
 
 import type { Event as SocketEvent } from 'edgehost:platform/socket-handler@0.1.0';
-import { isSharedFilter, parseSharedFilter, type SharedFilter, type TopicLimits, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
+import {
+  isSharedFilter,
+  parseSharedFilter,
+  type SharedFilter,
+  type TopicLimits,
+  topicFilterProblem,
+  topicNameProblem,
+} from '../../../packages/mqtt-topic/topic.ts';
 import { describeError as describe, errorPayload } from '../../shared/errors.ts';
 import { Acl } from './acl.ts';
 import type { QoS, Will } from './codec/packets.ts';
@@ -16,11 +23,13 @@ import { Connection, Outbox, type ParserLimits, type Transport } from './connect
 import type { Core, Platform, SubscribeOutcome } from './core.ts';
 import { ProtocolError } from './errors.ts';
 import { dispatch } from './handlers/dispatch.ts';
+import { type KeyValue, openKvStore, type RestoreTarget } from './kv-store.ts';
 import { AddressBook, LimitLog, PartialPacketBudget } from './limits.ts';
 import { type Message, makeMessage, messageProperties } from './message.ts';
 import type { ServerOptions } from './options.ts';
+import type { SessionRecord } from './records.ts';
 import { type RetainedCursor, RetainedStore } from './retained.ts';
-import { NEVER_EXPIRES, Session, type SessionLimits, type SubscriptionOptions } from './session.ts';
+import { type Inflight, NEVER_EXPIRES, type Pending, Session, type SessionLimits, type SubscriptionOptions } from './session.ts';
 import { NO_STORE, type StateStore } from './store.ts';
 import { type Entry, SubscriptionIndex } from './subscriptions.ts';
 
@@ -49,7 +58,7 @@ interface PendingWill {
   readonly at: number;
 }
 
-export class Server implements Core {
+export class Server implements Core, RestoreTarget {
   readonly options: ServerOptions;
   readonly platform: Platform;
   readonly acl: Acl;
@@ -65,7 +74,7 @@ export class Server implements Core {
   readonly partialBudget: PartialPacketBudget;
   private readonly parserLimits: ParserLimits;
   readonly sessionLimits: SessionLimits;
-  /** Where lasting state would be kept (nothing keeps it yet: see store.ts). */
+  /** Where lasting state is kept across restarts (see store.ts): the host's key-value store, or nowhere. */
   readonly store: StateStore;
   private readonly outbox = new Outbox();
   /** Bus subscriptions: filter → number of subscriptions that need it. */
@@ -312,7 +321,7 @@ export class Server implements Core {
     }
     for (const filter of session.subscriptions.keys()) this.unindex(session, filter);
     session.subscriptions.clear();
-    this.store.sessionEnded(id);
+    this.store.sessionEnded(session);
   }
 
   sessionResumed(session: Session): void {
@@ -366,14 +375,14 @@ export class Server implements Core {
     const share = sharedPart(filter);
     this.subscriptions.add(session, filter, options, share);
     if (!existed) this.holdBusFilter(share ? share.filter : filter);
-    this.store.sessionChanged(session);
+    this.store.subscriptionChanged(session, filter, options);
     return existed ? 'replaced' : 'new';
   }
 
   unsubscribe(session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false;
     this.unindex(session, filter);
-    this.store.sessionChanged(session);
+    this.store.subscriptionChanged(session, filter, undefined);
     return true;
   }
 
@@ -566,14 +575,58 @@ export class Server implements Core {
 
   // ---- Housekeeping ----
 
-  /** Ends an export call: work left in the budget, then everything queued goes to the host. */
+  /**
+   * Ends an export call: work left in the budget, then what changed is written to the
+   * store, and everything queued goes to the host (which commits the store's writes
+   * before it sends any of it).
+   */
   private finish(): void {
     try {
       this.runJobs();
     } catch (e) {
       this.platform.log('error', `retained messages: ${describe(e)}`);
     }
+    try {
+      this.store.endCall();
+    } catch (e) {
+      this.platform.log('error', `state store: ${describe(e)}`);
+    }
     this.flush();
+  }
+
+  // ---- Restoring what a store kept (at init, before any client connects) ----
+
+  restoreSession(
+    record: SessionRecord,
+    subscriptions: readonly [string, SubscriptionOptions][],
+    inflight: readonly Inflight[],
+    queued: readonly Pending[],
+    awaiting: readonly number[],
+  ): Session | undefined {
+    if (this.sessions.has(record.clientId)) return undefined;
+    const session = new Session(record.clientId, record.expirySeconds, this.sessionLimits);
+    session.expiresAt = record.expiresAt;
+    for (const [filter, options] of subscriptions) {
+      const share = sharedPart(filter);
+      // Checked when it was made; a filter this server would not take now is left out.
+      if (share === undefined && (isSharedFilter(filter) || topicFilterProblem(filter))) continue;
+      session.subscriptions.set(filter, options);
+      this.subscriptions.add(session, filter, options, share);
+      this.holdBusFilter(share ? share.filter : filter);
+    }
+    session.restore(inflight, queued, awaiting);
+    this.sessions.set(record.clientId, session);
+    if (session.expiresAt !== undefined) this.expiring.add(session);
+    return session;
+  }
+
+  restoreRetained(message: Message, qos: QoS): boolean {
+    return this.retained.set(message, qos) === 'stored';
+  }
+
+  /** Writes what restoring changed (an init that restored ends with it). */
+  endRestore(): void {
+    this.store.endCall();
   }
 
   flush(): void {
@@ -610,6 +663,26 @@ export class Server implements Core {
 }
 
 const isOnline = (s: Session): boolean => s.link !== undefined;
+
+/**
+ * A server, with what `kv` kept restored when `options.persist` and the grant allow it
+ * (kv-store.ts). Call in `lifecycle.init`: its writes are committed when init returns.
+ */
+export function startServer(platform: Platform, options: ServerOptions, kv?: KeyValue): Server {
+  const store = kv === undefined ? undefined : openKvStore(kv, options.persist, platform);
+  if (!store) return new Server(platform, options);
+  const server = new Server(platform, options, store);
+  server.now = platform.now();
+  const c = store.restore(server);
+  server.endRestore();
+  const kept = [store.keepSessions ? 'persistent sessions' : '', store.keepRetained ? 'retained messages' : ''].filter((k) => k !== '').join(' and ');
+  platform.log(
+    'info',
+    `persist: keeping ${kept} in the key-value store; restored ${c.sessions} sessions holding ${c.messages} messages, and ${c.retained} retained messages` +
+      (c.discarded > 0 ? ` (${c.discarded} stored entries could not be used and were deleted)` : ''),
+  );
+  return server;
+}
 
 /** The group and inner filter of a `$share/...` filter (already validated), or undefined. */
 function sharedPart(filter: string): SharedFilter | undefined {

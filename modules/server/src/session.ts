@@ -1,7 +1,7 @@
 // Session state (4.1): what the server keeps for a client id, across connections
 // until the session expires (3.1.1: clean session 0; 5.0: Session Expiry Interval).
 // Its lasting state (client id, expiry, subscriptions, messages) is plain data, so a
-// store can keep it: see `snapshot()` and store.ts.
+// store can keep it: see `snapshot()`, `journal` and store.ts.
 
 import type { ProtocolVersion, QoS } from './codec/packets.ts';
 import { encodeAck } from './codec/serializer.ts';
@@ -30,6 +30,8 @@ export interface SubscriptionOptions {
 
 /** An outgoing QoS 1/2 message that has a packet identifier and awaits its acknowledgement. */
 export interface Inflight {
+  /** Numbers the session's QoS 1/2 messages in the order they entered it (kept from its Pending). */
+  readonly seq: number;
   readonly message: Message;
   readonly qos: 1 | 2;
   readonly retain: boolean;
@@ -39,11 +41,31 @@ export interface Inflight {
   state: 'publish' | 'pubrel';
 }
 
-interface Pending {
+/** An outgoing QoS 1/2 message waiting for room in the window, or for its client to come back. */
+export interface Pending {
+  readonly seq: number;
   readonly message: Message;
   readonly qos: 1 | 2;
   readonly retain: boolean;
   readonly subscriptionIds?: readonly number[];
+}
+
+/**
+ * Told of every change to what a session holds of its QoS 1/2 messages and incoming
+ * QoS 2 exchanges, while a store keeps the session (see store.ts). Called in the
+ * export call that makes the change.
+ */
+export interface SessionJournal {
+  /** A message entered the session: queued (a Pending), or sent at once (an Inflight, with its packet id). */
+  added(entry: Pending | Inflight): void;
+  /** A queued message was sent: it has a packet id now. */
+  sent(entry: Inflight): void;
+  /** PUBREC arrived for it: only its PUBREL is sent again from now on. */
+  released(entry: Inflight): void;
+  /** The message left the session: acknowledged, dropped, expired, or too large for its client. */
+  removed(seq: number): void;
+  /** An incoming QoS 2 packet id was delivered onwards and awaits PUBREL (true), or was released (false). */
+  awaiting(packetId: number, waiting: boolean): void;
 }
 
 export interface SessionLimits {
@@ -64,8 +86,16 @@ export interface SessionSnapshot {
   expiresAt?: number;
   subscriptions: [string, SubscriptionOptions][];
   messages: MessageSnapshot[];
-  inflight: { message: number; qos: 1 | 2; retain: boolean; packetId: number; subscriptionIds?: readonly number[]; state: 'publish' | 'pubrel' }[];
-  queued: { message: number; qos: 1 | 2; retain: boolean; subscriptionIds?: readonly number[] }[];
+  inflight: {
+    seq: number;
+    message: number;
+    qos: 1 | 2;
+    retain: boolean;
+    packetId: number;
+    subscriptionIds?: readonly number[];
+    state: 'publish' | 'pubrel';
+  }[];
+  queued: { seq: number; message: number; qos: 1 | 2; retain: boolean; subscriptionIds?: readonly number[] }[];
   awaitingRelease: number[];
 }
 
@@ -102,11 +132,14 @@ export class Session {
   dropped = 0;
   /** Routing scratch space (see RouteTarget). */
   readonly target: RouteTarget = { mark: 0, qos: 0, retain: false, ids: undefined };
+  /** Set by a store that keeps this session: told of every message change (see SessionJournal). */
+  journal: SessionJournal | undefined;
 
   private readonly limits: SessionLimits;
   private queue: (Pending | undefined)[] = [];
   private head = 0;
   private nextPacketId = 1;
+  private nextSeq = 1;
 
   constructor(clientId: string, expirySeconds: number, limits: SessionLimits) {
     this.clientId = clientId;
@@ -142,9 +175,11 @@ export class Session {
       else this.limits.onTooLarge(this, message);
       return;
     }
-    const pending: Pending = subscriptionIds === undefined ? { message, qos, retain } : { message, qos, retain, subscriptionIds };
+    const seq = this.nextSeq++;
+    const pending: Pending = subscriptionIds === undefined ? { seq, message, qos, retain } : { seq, message, qos, retain, subscriptionIds };
     if (this.link && this.queued === 0 && this.inflight.size < this.window) {
-      this.send(pending);
+      const sent = this.send(pending);
+      if (sent) this.journal?.added(sent);
       return;
     }
     if (this.limits.maxQueued === 0) {
@@ -154,11 +189,14 @@ export class Session {
     }
     if (this.queued >= this.limits.maxQueued) {
       // Drop the oldest: a client catching up wants the latest values most.
+      const oldest = this.queue[this.head];
       this.queue[this.head++] = undefined;
+      if (oldest) this.journal?.removed(oldest.seq);
       this.dropped++;
       this.limits.onDrop(this);
     }
     this.queue.push(pending);
+    this.journal?.added(pending);
     this.pump();
   }
 
@@ -167,6 +205,7 @@ export class Session {
     const m = this.inflight.get(packetId);
     if (m?.qos !== 1) return false;
     this.inflight.delete(packetId);
+    this.journal?.removed(m.seq);
     this.pump();
     return true;
   }
@@ -180,11 +219,15 @@ export class Session {
     if (m?.qos !== 2) return false;
     if (failed) {
       this.inflight.delete(packetId);
+      this.journal?.removed(m.seq);
       this.pump();
       return true;
     }
     // From here the message must not be sent again, only the PUBREL [MQTT-4.3.3-1].
-    m.state = 'pubrel';
+    if (m.state !== 'pubrel') {
+      m.state = 'pubrel';
+      this.journal?.released(m);
+    }
     this.link?.write(encodeAck('pubrel', packetId));
     return true;
   }
@@ -194,6 +237,7 @@ export class Session {
     const m = this.inflight.get(packetId);
     if (m?.state !== 'pubrel') return false;
     this.inflight.delete(packetId);
+    this.journal?.removed(m.seq);
     this.pump();
     return true;
   }
@@ -215,6 +259,7 @@ export class Session {
       if (packet) link.write(packet);
       else {
         this.inflight.delete(m.packetId);
+        this.journal?.removed(m.seq);
         this.limits.onTooLarge(this, m.message);
       }
     }
@@ -227,12 +272,51 @@ export class Session {
     while (this.link && this.queued > 0 && this.inflight.size < this.window) {
       const p = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
-      if (!expired(p.message, now)) this.send(p);
+      const sent = expired(p.message, now) ? undefined : this.send(p);
+      if (sent) this.journal?.sent(sent);
+      else this.journal?.removed(p.seq);
     }
     if (this.head > 0 && (this.queued === 0 || this.head > 1024)) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /**
+   * An incoming QoS 2 message with `packetId` was delivered onwards: a resent PUBLISH
+   * with that id is not delivered again until PUBREL releases it [MQTT-4.3.3-2].
+   */
+  awaitRelease(packetId: number): void {
+    this.awaitingRelease.add(packetId);
+    this.journal?.awaiting(packetId, true);
+  }
+
+  /** PUBREL: the id may be used for a new message; whether it was awaited. */
+  release(packetId: number): boolean {
+    if (!this.awaitingRelease.delete(packetId)) return false;
+    this.journal?.awaiting(packetId, false);
+    return true;
+  }
+
+  /** The QoS 1/2 messages the session holds: in flight, then queued, each in the order they entered it. */
+  *messages(): IterableIterator<Pending | Inflight> {
+    yield* this.inflight.values();
+    for (let i = this.head; i < this.queue.length; i++) {
+      const p = this.queue[i];
+      if (p !== undefined) yield p;
+    }
+  }
+
+  /**
+   * Puts back what a store kept of an offline session: its messages in flight (sent,
+   * unacknowledged, with their packet ids) and queued, each list in `seq` order, and
+   * the incoming QoS 2 ids awaiting PUBREL. They go out when its client returns (`resume`).
+   */
+  restore(inflight: readonly Inflight[], queued: readonly Pending[], awaiting: readonly number[]): void {
+    for (const m of inflight) this.inflight.set(m.packetId, m);
+    for (const p of queued) this.queue.push(p);
+    for (const id of awaiting) this.awaitingRelease.add(id);
+    for (const m of this.messages()) if (m.seq >= this.nextSeq) this.nextSeq = m.seq + 1;
   }
 
   /** The session's lasting state as plain data. */
@@ -269,19 +353,21 @@ export class Session {
     return out;
   }
 
-  private send(p: Pending): void {
+  /** Sends `p` with a new packet id; undefined when it is too large for the client (then discarded). */
+  private send(p: Pending): Inflight | undefined {
     const link = this.link!;
     const packetId = this.allocatePacketId();
     const packet = publishPacket(link, p.message, p.qos, p.retain, false, packetId, p.subscriptionIds, this.limits.now());
     if (!packet) {
       // [MQTT-3.1.2-25] too large for this client: discarded as if it had been delivered.
       this.limits.onTooLarge(this, p.message);
-      return;
+      return undefined;
     }
-    const m: Inflight = { message: p.message, qos: p.qos, retain: p.retain, packetId, state: 'publish' };
+    const m: Inflight = { seq: p.seq, message: p.message, qos: p.qos, retain: p.retain, packetId, state: 'publish' };
     if (p.subscriptionIds !== undefined) (m as { subscriptionIds?: readonly number[] }).subscriptionIds = p.subscriptionIds;
     this.inflight.set(packetId, m);
     link.write(packet);
+    return m;
   }
 
   /** A non-zero id not in use by an unacknowledged message [MQTT-2.3.1-2]; the window is below 65535. */

@@ -23,8 +23,48 @@ type Instantiate = (getCore: (name: string) => Promise<WebAssembly.Module>, impo
 let instantiate: Instantiate;
 let outDir: string;
 
-/** A fresh instance with fake host imports; `config` answers `config.get`. */
-async function start(config: Record<string, string>, opts: { listenError?: boolean } = {}) {
+/** The host's key-value store as a map of `bucket\0key`; only `granted` buckets answer. */
+class FakeKeyValue {
+  readonly entries = new Map<string, Uint8Array>();
+  readonly granted: Set<string>;
+  constructor(granted = ['sessions', 'retained']) {
+    this.granted = new Set(granted);
+  }
+  keys(bucket: string): string[] {
+    return [...this.entries.keys()]
+      .filter((k) => k.startsWith(`${bucket}\0`))
+      .map((k) => k.slice(bucket.length + 1))
+      .sort();
+  }
+  imports() {
+    const err = (tag: string, val: string) => ({ tag: 'err', val: { tag, val } });
+    const ok = (val?: unknown) => ({ tag: 'ok', val });
+    const k = (bucket: string, key: string) => `${bucket}\0${key}`;
+    const check = (bucket: string) => (this.granted.has(bucket) ? undefined : err('denied', `bucket "${bucket}"`));
+    return {
+      get: (b: string, key: string) => check(b) ?? ok(this.entries.get(k(b, key))),
+      set: (b: string, key: string, v: Uint8Array) => check(b) ?? ok(void this.entries.set(k(b, key), v.slice())),
+      delete: (b: string, key: string) => check(b) ?? ok(void this.entries.delete(k(b, key))),
+      exists: (b: string, key: string) => check(b) ?? ok(this.entries.has(k(b, key))),
+      listKeys: (b: string, cursor: string | undefined) =>
+        check(b) ?? ok({ keys: this.keys(b).filter((x) => cursor === undefined || x > cursor), cursor: undefined }),
+      getMany: (b: string, keys: string[]) => check(b) ?? ok(keys.map((key) => this.entries.get(k(b, key)))),
+      setMany: (b: string, entries: [string, Uint8Array][]) => {
+        if (!this.granted.has(b)) return check(b);
+        for (const [key, v] of entries) this.entries.set(k(b, key), v.slice());
+        return ok();
+      },
+      deleteMany: (b: string, keys: string[]) => {
+        if (!this.granted.has(b)) return check(b);
+        for (const key of keys) this.entries.delete(k(b, key));
+        return ok();
+      },
+    };
+  }
+}
+
+/** A fresh instance with fake host imports; `config` answers `config.get`; `kv` is its key-value store (none granted by default). */
+async function start(config: Record<string, string>, opts: { listenError?: boolean; kv?: FakeKeyValue } = {}) {
   const sent: [number, Uint8Array][] = [];
   const closed: number[] = [];
   const bus: { topic: string; payload: string }[] = [];
@@ -66,6 +106,7 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
     close: (id: number) => void closed.push(id),
   };
   imports['edgehost:platform/timer'] = { after: () => 1, every: () => 7, cancel: () => {}, nowMs: () => now };
+  imports['edgehost:platform/key-value'] = (opts.kv ?? new FakeKeyValue([])).imports();
   const instance = await instantiate(async (name) => WebAssembly.compile(readFileSync(join(outDir, name))), imports);
   const received = (id: number): Packet[] => {
     const parser = new PacketParser(1 << 20);
@@ -92,12 +133,12 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
 
 const opened = (id: number) => ({ tag: 'opened', val: { id, localAddress: '127.0.0.1:1883', remoteAddress: '10.0.0.1:5', transport: 'tcp' } });
 const data = (id: number, ...packets: Packet[]) => ({ tag: 'data', val: [id, Uint8Array.from(packets.flatMap((p) => [...serialize(p)]))] });
-const connect = (clientId: string, keepalive = 0): Packet => ({
+const connect = (clientId: string, keepalive = 0, clean = true): Packet => ({
   type: 'connect',
   protocolName: 'MQTT',
   protocolLevel: 4,
   supported: true,
-  clean: true,
+  clean,
   keepalive,
   clientId,
 });
@@ -197,6 +238,43 @@ describe('the server guest as a component', () => {
       g.received(1).map((p) => p.type),
       ['connack', 'pingresp'],
     );
+  });
+
+  it('keeps a persistent session, its queued messages and retained messages in the key-value store, for the next instance', async () => {
+    const kv = new FakeKeyValue();
+    const first = await start({}, { kv });
+    first.instance.lifecycle.init();
+    first.events([opened(1), data(1, connect('sub', 0, false), { type: 'subscribe', packetId: 1, subscriptions: [{ filter: 't/#', qos: 1 }] })]);
+    first.events([{ tag: 'closed', val: 1 }]);
+    first.events([
+      opened(2),
+      data(
+        2,
+        connect('pub'),
+        { type: 'publish', topic: 't/1', payload: enc('queued'), qos: 1, retain: false, dup: false, packetId: 3 },
+        { type: 'publish', topic: 't/r', payload: enc('retained'), qos: 0, retain: true, dup: false },
+      ),
+    ]);
+    assert.deepEqual(kv.keys('retained'), ['1']);
+    assert.ok(kv.keys('sessions').some((k) => k.startsWith('m/')));
+
+    const next = await start({}, { kv });
+    next.instance.lifecycle.init();
+    assert.ok(next.logs.some((l) => /restored 1 sessions holding 1 messages, and 1 retained messages/.test(l)));
+    assert.deepEqual(next.subscribed, ['t/#']);
+    next.events([opened(5), data(5, connect('sub', 0, false))]);
+    const back = next.received(5);
+    assert.deepEqual(back[0], { type: 'connack', sessionPresent: true, returnCode: 0 });
+    assert.deepEqual(
+      back.slice(1).map((p) => [(p as { topic: string }).topic, dec((p as { payload: Uint8Array }).payload)]),
+      [['t/1', 'queued']],
+    );
+  });
+
+  it('keeps nothing, and says so once, when no bucket is granted', async () => {
+    const g = await start({});
+    g.instance.lifecycle.init();
+    assert.ok(g.logs.some((l) => /^info: persist: no key-value bucket is granted/.test(l)));
   });
 
   it('closes a client silent past 1.5 × its keep alive on a timer tick', async () => {

@@ -5,8 +5,9 @@ import type { ConnectPacket, Packet, ProtocolVersion, QoS, Will } from '../../..
 import { PacketParser } from '../../../modules/server/src/codec/parser.ts';
 import type { Properties } from '../../../modules/server/src/codec/properties.ts';
 import { serialize } from '../../../modules/server/src/codec/serializer.ts';
+import type { KeyValue } from '../../../modules/server/src/kv-store.ts';
 import { loadOptions, type ServerOptions } from '../../../modules/server/src/options.ts';
-import { type LogLevel, type Platform, Server } from '../../../modules/server/src/server.ts';
+import { type LogLevel, type Platform, type Server, startServer } from '../../../modules/server/src/server.ts';
 
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -60,14 +61,25 @@ export class FakePlatform implements Platform {
 export class Harness {
   readonly platform = new FakePlatform();
   readonly server: Server;
+  private readonly config: Record<string, unknown>;
+  private readonly kv: KeyValue | undefined;
   private nextId = 1;
 
-  constructor(config: Record<string, unknown> = {}) {
+  /** With `kv`, the server keeps its state there (and restores what it holds), as the module does with the host's store. */
+  constructor(config: Record<string, unknown> = {}, opts: { kv?: KeyValue; time?: number } = {}) {
+    this.config = config;
+    this.kv = opts.kv;
+    if (opts.time !== undefined) this.platform.time = opts.time;
     const options: ServerOptions = loadOptions((k) => {
       const v = config[k];
       return v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
     }, defaults.config);
-    this.server = new Server(this.platform, options);
+    this.server = startServer(this.platform, options, opts.kv);
+  }
+
+  /** A new instance of the module on the same store, `afterMs` later: what a restart (or a crash after the last call) leaves. */
+  restart(afterMs = 0): Harness {
+    return new Harness(this.config, { kv: this.kv, time: this.platform.time + afterMs });
   }
 
   /**

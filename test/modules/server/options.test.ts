@@ -27,7 +27,15 @@ describe('config', () => {
       topicAliasMaximum: 32,
       maxSessionExpirySeconds: 604800,
       connectTimeoutMs: 30000,
+      persist: 'auto',
     });
+  });
+
+  it('reads persist as true, false or "auto"', () => {
+    assert.equal(load({ persist: 'true' }).persist, 'on');
+    assert.equal(load({ persist: 'false' }).persist, 'off');
+    assert.equal(load({ persist: 'auto' }).persist, 'auto');
+    assert.throws(() => load({ persist: 'yes' }), /config "persist" must be true, false or "auto", got "yes"/);
   });
 
   it('reads values given as strings and JSON text', () => {

@@ -51,7 +51,7 @@ export function handlePublish(server: Core, conn: Connection, packet: PublishPac
         }
         code = accept(server, conn, packet, t);
         // A refused message (5.0, code 0x80 or more) ends its exchange here: no PUBREL follows (4.3.3).
-        if (code < 0x80) session.awaitingRelease.add(id);
+        if (code < 0x80) session.awaitRelease(id);
       }
       conn.write(v5 ? encodeAck('pubrec', id, code) : encodeAck('pubrec', id)); // [MQTT-4.3.3-2]
       return;

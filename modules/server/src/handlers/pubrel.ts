@@ -8,7 +8,7 @@ export function handlePubrel(_server: Core, conn: Connection, packet: AckPacket)
   // The id may be reused for a new message from now on. PUBCOMP goes out even for an
   // unknown id: after a reconnect the client resends PUBREL for ids already released
   // [MQTT-4.3.3-2]; 5.0 says so with 0x92 (3.7.2.1).
-  const known = conn.session!.awaitingRelease.delete(packet.packetId);
+  const known = conn.session!.release(packet.packetId);
   const code = known || conn.version !== 5 ? REASON.success : REASON.packetIdentifierNotFound;
   conn.write(encodeAck('pubcomp', packet.packetId, code));
 }
