@@ -170,6 +170,8 @@ export class Subscriber {
   #dropped = 0;
   #deadLettered = 0;
   #reportedRoom: QueueRoom | undefined;
+  /** Taken out of the queue since the room was last reported: publishers count down from that report and never see this. */
+  #takenSinceReport: QueueRoom = { bytes: 0, messages: 0 };
 
   #idleWaiters: (() => void)[] = [];
 
@@ -338,9 +340,11 @@ export class Subscriber {
 
   /**
    * Publishers' workers refuse with `full` once what they sent uses up the
-   * room last reported, so a report per message is not needed: one per eighth
-   * of the capacity bounds what several publishers can overshoot by, and the
-   * moment it runs out or comes back is always reported.
+   * room last reported, so a report per message is not needed. A report goes
+   * out when the room moved by an eighth of the capacity (what other
+   * publishers took counts there), when an eighth was taken out of the queue
+   * (the publishers counted their own messages down; this gives it back even
+   * when the queue never fills), and when it runs out or comes back.
    */
   #reportRoom(force = false) {
     const room = this.room;
@@ -348,11 +352,17 @@ export class Subscriber {
     const last = this.#reportedRoom;
     if (!force && last) {
       const { capacity, capacityBytes } = this.#options;
+      const taken = this.#takenSinceReport;
       const empty = (r: QueueRoom) => r.bytes === 0 || r.messages === 0;
-      const moved = Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 || Math.abs(room.messages - last.messages) >= capacity / 8;
+      const moved =
+        Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 ||
+        Math.abs(room.messages - last.messages) >= capacity / 8 ||
+        taken.bytes >= capacityBytes / 8 ||
+        taken.messages >= capacity / 8;
       if (!moved && empty(room) === empty(last)) return;
     }
     this.#reportedRoom = room;
+    this.#takenSinceReport = { bytes: 0, messages: 0 };
     this.#link.room(room);
   }
 
@@ -404,7 +414,11 @@ export class Subscriber {
       const n = Math.min(queued, maxBatch);
       batch = this.#queue.slice(this.#head, this.#head + n);
       this.#head += n;
-      for (const m of batch) this.#queuedBytes -= m.payload.length;
+      let bytes = 0;
+      for (const m of batch) bytes += m.payload.length;
+      this.#queuedBytes -= bytes;
+      this.#takenSinceReport.bytes += bytes;
+      this.#takenSinceReport.messages += batch.length;
       this.#reportRoom();
       this.#compact();
       this.#batch = batch;
