@@ -18,7 +18,6 @@ import type { BenchResult } from './result.ts';
 
 type Exports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
-const ok = { tag: 'ok', val: undefined };
 
 async function instantiate(name: 'telemetry' | 'gateway', config: Record<string, unknown>): Promise<Exports> {
   const world = platform().worlds.get(name)!;
@@ -37,11 +36,15 @@ async function instantiate(name: 'telemetry' | 'gateway', config: Record<string,
     'edgehost:platform/types': {},
     'edgehost:platform/logging': { log() {} },
     'edgehost:platform/config': { get: (k: string) => values.get(k), getAll: () => [...values] },
-    'edgehost:platform/pubsub': { publish: () => ok, subscribe: () => ok, unsubscribe: () => ok },
+    'edgehost:platform/pubsub': { publish: () => undefined, subscribe: () => undefined, unsubscribe: () => undefined },
     'edgehost:platform/timer': { after: () => 1, every: () => 1, cancel() {}, nowMs: () => BigInt(Date.now()) },
-    'edgehost:platform/outbound-http': { send: async () => ({ tag: 'ok', val: { status: 200, headers: [], body: new Uint8Array() } }) },
+    'edgehost:platform/outbound-http': { send: async () => ({ status: 200, headers: [], body: new Uint8Array() }) },
   };
-  const proxy = new Proxy(imports, { get: (t, k) => (typeof k === 'string' ? (t[k] ?? t[unversioned(k)]) : undefined) });
+  // Interfaces the reference modules import but do not call on this path.
+  const unused = new Proxy({}, { get: () => () => undefined });
+  const proxy = new Proxy(imports, {
+    get: (t, k) => (typeof k === 'string' ? (t[k] ?? t[unversioned(k)] ?? (k.startsWith('edgehost:') ? unused : undefined)) : undefined),
+  });
   const dir = dirname(transpiled.jsPath);
   const { instantiate } = await import(transpiled.jsPath);
   const instance = await instantiate((file: string) => WebAssembly.compile(readFileSync(join(dir, file))), proxy);
