@@ -4,8 +4,8 @@
 // same run, with the same load generator: autocannon, in this process, CONNECTIONS connections
 // for DURATION_S seconds after a warm-up. Both servers run in a process of their own.
 //
-// Rows: requests/s and p99 latency for each, and (once the module runtime can put a module to
-// sleep: see firstRequestToSleepingModule) the first request to a sleeping module.
+// Rows: requests/s and p99 latency for each, and the first request to a module in idle sleep
+// against the same request to an awake one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
@@ -101,14 +101,52 @@ async function baseline(): Promise<AutocannonResult> {
   }
 }
 
+const SLEEP_ROUNDS = num('BENCH_HTTP_SLEEP_ROUNDS', 5);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /**
- * HOOK for idle sleep (host/runtime): once a module can be put to sleep, measure here how long
- * the first request to a sleeping web module takes (it wakes the module and waits for it:
- * the service gets the module's worker through `module.worker()`), against a request to the
- * same module awake, and return that row. Until then there is nothing to measure.
+ * The first request to a web module in idle sleep (idle.afterMs): it wakes the module (the
+ * service gets the worker through `module.worker()`) and waits for it. Next to it, the same
+ * request to an awake web module on the same host at the same moment. Medians over rounds.
  */
-async function firstRequestToSleepingModule(): Promise<BenchResult | undefined> {
-  return undefined;
+async function firstRequestToSleepingModule(): Promise<BenchResult> {
+  const [sleepyAt, awakeAt] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  const config = writeConfig({
+    cacheDir: join(root, '.cache/transpile'),
+    modules: { sleepy: { ...web(sleepyAt), idle: { afterMs: 100 } }, awake: web(awakeAt) },
+  });
+  const host = new HostProcess(['--config', config]);
+  const sleeping: number[] = [];
+  const awake: number[] = [];
+  try {
+    await host.ready(['sleepy', 'awake']);
+    for (let round = 1; round <= SLEEP_ROUNDS; round++) {
+      const asleep = () => host.lines.filter((l) => l.msg === 'module sleepy asleep: its worker is freed').length;
+      await host.waitForLog(() => asleep() >= round, 30_000, 'the sleepy web module asleep');
+      const started = performance.now();
+      const timed = (address: string) =>
+        httpRequest(address, { path: '/latest' }).then((r) => {
+          if (r.status !== 200) throw new Error(`GET /latest on ${address} answered ${r.status}`);
+          return performance.now() - started;
+        });
+      const [a, b] = await Promise.all([timed(sleepyAt), timed(awakeAt)]);
+      sleeping.push(a);
+      awake.push(b);
+    }
+  } finally {
+    await host.stop();
+  }
+  console.log(
+    `  first request to a sleeping web module: ${sleeping.map((x) => x.toFixed(0)).join(', ')} ms; awake: ${awake.map((x) => x.toFixed(0)).join(', ')} ms`,
+  );
+  return {
+    name: 'HTTP: first request to a sleeping web module (median)',
+    value: median(sleeping),
+    unit: 'ms',
+    baseline: 'the same request to an awake web module, same moment',
+    baselineValue: median(awake),
+    ratio: median(sleeping) / median(awake),
+  };
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -133,8 +171,6 @@ export async function run(): Promise<BenchResult[]> {
       ratio: module.latency.p99 / plain.latency.p99,
     },
   ];
-  const sleeping = await firstRequestToSleepingModule();
-  if (sleeping) rows.push(sleeping);
-  else console.log('  first request to a sleeping module: not measured (idle sleep is not in the module runtime yet)');
+  rows.push(await firstRequestToSleepingModule());
   return rows;
 }
