@@ -16,6 +16,7 @@ const modules: { name: string; file: string; what: string }[] = [
   { name: 'http', file: './http.ts', what: 'the web module (wasi:http) against plain Node http' },
   { name: 'bridge', file: './bridge.ts', what: 'host A -> Mosquitto -> host B over bridges, next to the same clients on Mosquitto alone' },
   { name: 'memory', file: './memory.ts', what: 'host RSS, and RSS per added module' },
+  { name: 'start', file: './start.ts', what: 'warm start of the host with the three reference modules' },
   { name: 'idle', file: './idle.ts', what: 'the first message to a module in idle sleep' },
 ];
 
