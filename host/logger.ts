@@ -38,6 +38,7 @@ export function createLogger(level: LogLevel, opts: LoggerOptions = {}): Logger 
             colorize: process.stdout.isTTY === true,
             translateTime: 'SYS:HH:MM:ss.l',
             ignore: 'pid,hostname,module',
+            singleLine: true,
             messageFormat: '{if module}[{module}] {end}{msg}',
           },
         });

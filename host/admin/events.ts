@@ -25,6 +25,8 @@ export const STREAM_BUFFER_BYTES = 1024 * 1024;
 export const SNAPSHOT_INTERVAL_MS = 1000;
 /** A comment line this often, so a peer that vanished is noticed and proxies keep the stream open. */
 export const HEARTBEAT_MS = 15_000;
+/** Log events collected in one turn are written together, up to this much at a time. */
+const FLUSH_BYTES = 64 * 1024;
 
 interface Stream {
   res: ServerResponse;
@@ -105,6 +107,8 @@ export class EventHub {
     this.#stopListening = this.#tail?.listen((line) => {
       if (this.#pendingLog === '') setImmediate(() => this.#flushLog());
       this.#pendingLog += logEvent(line);
+      // A burst within one turn is bounded too: past a chunk it goes out (or cuts who cannot take it) now.
+      if (this.#pendingLog.length >= FLUSH_BYTES) this.#flushLog();
     });
   }
 
