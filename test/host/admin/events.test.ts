@@ -68,13 +68,14 @@ async function until(holds: () => boolean, what: string, timeoutMs = 5000): Prom
 
 /** Reads a stream as text: each call reads on until `text` has arrived, and answers what came since the last call. */
 function textOf(body: ReadableStream<Uint8Array>): (text: string) => Promise<string> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   return async (text) => {
     let got = '';
     while (!got.includes(text)) {
       const { value, done } = await reader.read();
       if (done) throw new Error(`the stream ended before "${text}"; it had: ${got.slice(0, 500)}`);
-      got += value;
+      got += decoder.decode(value, { stream: true });
     }
     return got;
   };
