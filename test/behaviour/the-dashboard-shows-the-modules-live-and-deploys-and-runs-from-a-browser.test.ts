@@ -110,7 +110,7 @@ test('the dashboard asks for the token, shows the reference modules ready with m
     // upload with another entry replaces it, and the card stays.
     await page.locator('[data-module="extra"] button', { hasText: 'replace' }).click();
     assert.equal(await deploy.locator('input[name=name]').inputValue(), 'extra');
-    await deploy.locator('textarea[name=entry]').fill(JSON.stringify(entryOf(telemetry({ devices: ['extra-2'], 'interval-ms': 200 }))));
+    await deploy.locator('textarea[name=entry]').fill(JSON.stringify(entryOf(telemetry({ devices: ['extra-2'], 'interval-ms': 200 })), null, 2));
     await deploy.locator('button[type=submit]').click();
     await page.locator('#deploy-result', { hasText: 'replaced extra' }).waitFor({ timeout: 60_000 });
     await page.locator(readyCard('extra')).waitFor();
