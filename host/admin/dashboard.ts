@@ -1,7 +1,7 @@
 // The dashboard's files: GET / (the page) and GET /dashboard/<file> (its
 // script, its style, and uPlot from node_modules). They are served without the
 // token: they hold no data; the page asks for the token and sends it with every
-// API call. Read once at start (about 70 KB), so serving them costs no disk.
+// API call. Read once at start (about 80 KB), so serving them costs no disk.
 // Nothing comes from a CDN: the page works on a host with no internet access.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
