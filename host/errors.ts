@@ -31,6 +31,8 @@ export const errorCodes = {
   EH_ADMIN_REQUEST: 'an admin API request is malformed (format, missing part, unknown endpoint)',
   EH_ADMIN_TOO_LARGE: 'an admin API request body is larger than its limit',
   EH_ADMIN_INTERNAL: 'the admin API failed unexpectedly; the host log has the details',
+  EH_ADMIN_BUSY: 'the admin API has as many event streams (dashboards) open as it keeps; retry after the time given',
+  EH_ADMIN_SLOW_CLIENT: 'an event stream client (a dashboard) read too slowly; the host cut its stream rather than buffer for it',
   EH_ADMIN_UNREACHABLE: 'the edgehost CLI cannot reach the admin API',
   EH_STATE_INVALID: '<data-dir>/deployments.json cannot be read, or a deployment in it no longer validates',
   EH_RUN_BUSY: 'run-once: the concurrency limit and the queue are full; retry after the time given',

@@ -4,6 +4,7 @@
 // and SIGTERM.
 import { dirname, resolve } from 'node:path';
 import { DesiredState } from './admin/desired-state.ts';
+import { LogTail } from './admin/log-tail.ts';
 import { startAdmin } from './admin/server.ts';
 import { type CliOptions, parseCli } from './config/cli.ts';
 import { usage } from './config/flags.ts';
@@ -46,7 +47,9 @@ export async function runHost(argv: string[]): Promise<void> {
 
   try {
     const fileConfig = loadConfig(cli);
-    const logger = createLogger(fileConfig.logLevel);
+    // The dashboard's log tail; nothing keeps lines for it when the admin API is off.
+    const logTail = fileConfig.admin.address === 'off' ? undefined : new LogTail();
+    const logger = createLogger(fileConfig.logLevel, { format: fileConfig.logFormat, tap: logTail });
     const desired = DesiredState.open(fileConfig.dataDir);
     const startSet = desired.startSet(fileConfig);
     for (const { module, change, at } of startSet.applied) {
@@ -60,7 +63,7 @@ export async function runHost(argv: string[]): Promise<void> {
     desired.collectGarbage();
     const config = { ...fileConfig, modules: startSet.modules };
     const host = new Host(config, logger);
-    const admin = await startAdmin({ host, config, desired, configModules: new Set(fileConfig.modules.map((m) => m.name)), logger });
+    const admin = await startAdmin({ host, config, desired, configModules: new Set(fileConfig.modules.map((m) => m.name)), logger, logTail });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;

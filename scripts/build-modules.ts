@@ -53,6 +53,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { readWitPackage, type WitPackage, type World, wasiPackage } from '../host/components/wit.ts';
+import { BuildProgress } from './build-progress.ts';
 import {
   checkExportShape,
   displayPath,
@@ -97,6 +98,7 @@ function parseArgs(argv: string[]) {
 
 const options = parseArgs(process.argv.slice(2));
 const { force } = options;
+const progress = new BuildProgress();
 
 const buildDir = join(root, 'build');
 const platformWitDir = join(root, 'wit');
@@ -324,11 +326,15 @@ interface ChildResult {
   ms: number;
 }
 
-/** Run a Node script under this same Node, in a slot; resolves with its exit, output (stdout + stderr) and run time. */
-function runNode(script: string, scriptArgs: string[]): Promise<ChildResult> {
+/**
+ * Run a Node script under this same Node, in a slot; resolves with its exit, output (stdout + stderr) and run time.
+ * `onStart` is called when it gets its slot and starts (what the progress line shows as running).
+ */
+function runNode(script: string, scriptArgs: string[], onStart?: () => void): Promise<ChildResult> {
   return withSlot(
     () =>
       new Promise<ChildResult>((resolveRun, rejectRun) => {
+        onStart?.();
         const started = performance.now();
         const child = spawn(process.execPath, [script, ...scriptArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
@@ -341,8 +347,8 @@ function runNode(script: string, scriptArgs: string[]): Promise<ChildResult> {
 }
 
 /** Run the jco CLI; resolves with its run time (ms), rejects with its output. */
-async function jco(jcoArgs: string[]): Promise<number> {
-  const { code, signal, output, ms } = await runNode(jcoCli, jcoArgs);
+async function jco(jcoArgs: string[], onStart?: () => void): Promise<number> {
+  const { code, signal, output, ms } = await runNode(jcoCli, jcoArgs, onStart);
   if (code === 0) return ms;
   const why = signal ? `killed by ${signal}` : `exit code ${code}`;
   // jco prints a componentize error as `(jco componentize) [Error: <message>] { code: ... }`.
@@ -509,7 +515,7 @@ async function typeCheck(g: Guest, pkg: WitPackage, world: World, expected: Expe
   writeIfChanged(join(checkDir, 'tsconfig.json'), Buffer.from(tsconfig));
   writeIfChanged(checkFile, Buffer.from(text));
   rmSync(resultPath, { force: true });
-  const run = await runNode(tscJs, ['-p', join(checkDir, 'tsconfig.json'), '--pretty', 'false', '--listFiles']);
+  const run = await runNode(tscJs, ['-p', join(checkDir, 'tsconfig.json'), '--pretty', 'false', '--listFiles'], () => progress.step(g.label, 'type check'));
   const { diagnostics, files } = parseTscOutput(run.output, root);
   if (run.code === 0 && diagnostics.length === 0) {
     // The compiler's own lib files are covered by its version.
@@ -569,7 +575,7 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
     if (options.checkOnly) {
       outcomes.push({ label: g.label, status: 'checked' });
       const how = !g.check ? 'not checked ("check": false or --no-check)' : typeChecked ? '' : ' (type check skipped: its files are unchanged)';
-      console.log(g.check ? `checked ${g.label} in ${seconds(bundleMs + checkMs)}${how}` : `${g.label} is ${how}`);
+      progress.line(g.check ? `checked ${g.label} in ${seconds(bundleMs + checkMs)}${how}` : `${g.label} is ${how}`);
       return;
     }
     writeIfChanged(jsPath, js);
@@ -579,7 +585,7 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
     const fingerprint = sha256('edgehost guest v1', toolVersions, g.world, hashDir(witDir), js, relabelled ? standardWasiNames.toString() : '');
     if (!force && existsSync(wasmPath) && readText(fingerprintPath)?.trim() === fingerprint) {
       outcomes.push({ label: g.label, status: 'up to date' });
-      console.log(`${g.label} is up to date${typeChecked ? ` (checked in ${seconds(checkMs)})` : ''}`);
+      progress.line(`${g.label} is up to date${typeChecked ? ` (checked in ${seconds(checkMs)})` : ''}`);
       return;
     }
     let entry = jsPath;
@@ -589,7 +595,9 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
     }
     const tmp = tmpName(join(g.outDir, g.name), '.wasm');
     rmSync(tmp, { force: true });
-    const componentizeMs = await jco(['componentize', entry, '--wit', witDir, '--world-name', g.world, ...COMPONENTIZE_FLAGS, '-o', tmp]);
+    const componentizeMs = await jco(['componentize', entry, '--wit', witDir, '--world-name', g.world, ...COMPONENTIZE_FLAGS, '-o', tmp], () =>
+      progress.step(g.label, 'componentize'),
+    );
     if (!existsSync(tmp)) throw new Error(`jco componentize wrote no ${displayPath(tmp)}`);
     if (relabelled) {
       writeFileSync(tmp, await standardWasiNames(readFileSync(tmp)));
@@ -598,10 +606,12 @@ async function buildGuest(g: Guest, wit: WitContext): Promise<void> {
     writeAtomic(fingerprintPath, `${fingerprint}\n`);
     outcomes.push({ label: g.label, status: 'built' });
     const checks = !g.check ? ', not checked' : typeChecked ? `, checks ${seconds(checkMs)}` : '';
-    console.log(`built ${g.label} in ${seconds(bundleMs + checkMs + componentizeMs)}${checks}`);
+    progress.line(`built ${g.label} in ${seconds(bundleMs + checkMs + componentizeMs)}${checks}`);
   } catch (e) {
     outcomes.push({ label: g.label, status: 'failed', error: errorText(e) });
-    console.error(`FAILED ${g.label}: ${firstLine(errorText(e))}`);
+    progress.error(`FAILED ${g.label}: ${firstLine(errorText(e))}`);
+  } finally {
+    progress.done(g.label);
   }
 }
 
@@ -640,8 +650,9 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
   }
   const tmpDir = tmpName(outDir);
   rmSync(tmpDir, { recursive: true, force: true });
+  const label = `guest types ${world}`;
   try {
-    await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet']);
+    await jco(['guest-types', witDir, '--world-name', world, '-o', tmpDir, '--quiet'], () => progress.step(label, 'jco guest-types'));
     // An interface declared at the relabelled version (a test world's wasi:http@0.2.12-probe) is
     // another module than the standard one of the same file name (http-service's wasi:http):
     // it gets a file of its own, and the references to it follow.
@@ -676,6 +687,7 @@ async function guestTypes(world: string, witDir: string): Promise<'generated' | 
     rmSync(join(outDir, 'interfaces'), { recursive: true, force: true }); // the layout before build/guest-types/interfaces/
     writeIfChanged(worldFile, Buffer.from(text));
   } finally {
+    progress.done(label);
     rmSync(tmpDir, { recursive: true, force: true });
   }
   writeAtomic(fingerprintPath, `${fingerprint}\n`);
@@ -710,14 +722,14 @@ async function main(): Promise<number> {
     }
     guests.push(...discover('test-guests', join(root, 'test', 'fixtures', 'guests'), join(buildDir, 'test-guests'), new Set()));
   }
-  for (const n of notices) console.log(n);
-  for (const o of outcomes) if (o.status === 'failed') console.error(`FAILED ${o.label}: ${firstLine(o.error ?? '')}`);
+  for (const n of notices) progress.line(n);
+  for (const o of outcomes) if (o.status === 'failed') progress.error(`FAILED ${o.label}: ${firstLine(o.error ?? '')}`);
 
   const typeResults = typeJobs.map(([world, dir]) => ({
     world,
     status: guestTypes(world, dir).catch((e: unknown) => {
       outcomes.push({ label: `guest types ${world}`, status: 'failed', error: errorText(e) });
-      console.error(`FAILED guest types ${world}: ${firstLine(errorText(e))}`);
+      progress.error(`FAILED guest types ${world}: ${firstLine(errorText(e))}`);
       return 'failed' as const;
     }),
   }));
@@ -727,15 +739,15 @@ async function main(): Promise<number> {
 
   const generated = statuses.filter((r) => r.status === 'generated').map((r) => r.world);
   const current = statuses.filter((r) => r.status === 'up to date').map((r) => r.world);
-  if (generated.length) console.log(`guest types generated for ${generated.join(', ')}`);
-  if (current.length && !generated.length) console.log(`guest types are up to date (${current.join(', ')})`);
+  if (generated.length) progress.line(`guest types generated for ${generated.join(', ')}`);
+  if (current.length && !generated.length) progress.line(`guest types are up to date (${current.join(', ')})`);
 
   const failed = outcomes.filter((o) => o.status === 'failed');
   const count = (s: Outcome['status']) => outcomes.filter((o) => o.status === s).length;
   const summary = options.checkOnly
     ? `${count('checked')} checked, ${failed.length} failed`
     : `${count('built')} built, ${count('up to date')} up to date, ${failed.length} failed`;
-  console.log(`${summary} in ${seconds(performance.now() - started)}`);
+  progress.line(`${summary} in ${seconds(performance.now() - started)}`);
   if (failed.length) {
     console.error(`\nbuild failed for ${failed.map((o) => o.label).join(', ')}`);
     for (const o of failed) console.error(`\n--- ${o.label}:\n${o.error}`);

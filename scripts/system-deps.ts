@@ -58,10 +58,10 @@ export const REQUIREMENTS: Requirement[] = [
   },
   { package: 'graphviz', for: ['test', 'images'], usedBy: '`dot`, which renders images/architecture.dot', commands: ['dot'] },
   // The dashboard's browser test drives Chromium through playwright-core (executablePath
-  // /usr/bin/chromium; on Ubuntu the `chromium` package is a snap wrapper, which does not run in
-  // containers); it joins `test` with that test. The C example guests (examples/, and the
+  // /usr/bin/chromium, never a downloaded browser; on Ubuntu the `chromium` package is a snap
+  // wrapper, which does not run in containers). The C example guests (examples/, and the
   // wasi:http test guest) are built from source with clang for wasm32-wasi by the test setup.
-  { package: 'chromium', for: [], usedBy: "the dashboard's browser test", commands: ['chromium'] },
+  { package: 'chromium', for: ['test'], usedBy: "the dashboard's browser test (playwright-core)", commands: ['chromium'] },
   { package: 'clang-14', for: ['test'], usedBy: 'the C example guests (compiler)', commands: ['clang-14'] },
   { package: 'lld-14', for: ['test'], usedBy: 'the C example guests (linker)', commands: ['wasm-ld-14'] },
   { package: 'wasi-libc', for: ['test'], usedBy: 'the C example guests (libc)', files: ['/usr/include/wasm32-wasi/stdio.h', '/usr/lib/wasm32-wasi/libc.a'] },

@@ -35,6 +35,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   EH_MODULE_EXISTS: 409,
   EH_MODULE_BUSY: 409,
   EH_RUN_BUSY: 429,
+  EH_ADMIN_BUSY: 429,
   EH_HOST_STOPPING: 503,
   EH_HOST_STARTING: 503,
 };

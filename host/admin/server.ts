@@ -1,11 +1,16 @@
 // The admin API: an HTTP server on the main thread (node:http) that routes
 // JSON requests to the endpoints in this folder. It is a socket strangers may
-// reach, so: every request but GET /healthz needs the bearer token (checked
-// before the body is read), bodies are read under a limit, slow clients are
-// cut off (headers 10 s, a whole request 120 s), and the number of open
-// connections is capped.
+// reach, so: every request but the health checks and the dashboard's files
+// needs the bearer token (checked before the body is read), bodies are read
+// under a limit, slow clients are cut off (headers 10 s, a whole request
+// 120 s), and the number of open connections is capped.
 //
 //   GET    /healthz                 no token: { "status": "ok" }
+//   GET    /readyz                  no token: 200 when every module that should run is ready, else 503 naming those that are not
+//   GET    /                        no token: the dashboard (and GET /dashboard/<file>, its files; no data in them)
+//   GET    /metrics                 Prometheus text format
+//   GET    /v1/events               Server-Sent Events for the dashboard: module snapshots, log lines
+//   GET    /v1/bridges              every bridge to an MQTT broker
 //   GET    /v1/modules              every module
 //   GET    /v1/modules/{name}       one module
 //   PUT    /v1/modules/{name}       deploy or replace (multipart: component, module)
@@ -23,9 +28,15 @@ import { throttledLog } from '../log-throttle.ts';
 import type { Logger } from '../logger.ts';
 import { RunOnce } from '../run-once/runner.ts';
 import { format, parseAdminAddress } from './address.ts';
+import * as bridges from './bridges.ts';
 import type { AdminContext } from './context.ts';
+import { isDashboardPath, loadDashboard, serveDashboard } from './dashboard.ts';
 import type { DesiredState } from './desired-state.ts';
-import { AdminError, sendError, sendJson } from './http.ts';
+import { EventHub } from './events.ts';
+import { healthz, readyz } from './health.ts';
+import { AdminError, sendError } from './http.ts';
+import type { LogTail } from './log-tail.ts';
+import { metrics } from './metrics.ts';
 import * as modules from './modules.ts';
 import { run } from './run.ts';
 import { authorized, loadAdminToken } from './token.ts';
@@ -47,6 +58,8 @@ export interface StartAdminOptions {
   desired: DesiredState;
   configModules: ReadonlySet<string>;
   logger: Logger;
+  /** The lines the dashboard's log tail starts with; without it the tail shows only what comes. */
+  logTail?: LogTail;
 }
 
 /** The file where a running host records its admin address, for the CLI: `<dataDir>/admin-address`. */
@@ -87,6 +100,8 @@ export async function startAdmin(opts: StartAdminOptions): Promise<AdminServer |
       budgets: config.budgets,
     }),
   };
+  loadDashboard();
+  const events = new EventHub(ctx, opts.logTail);
   const warnUnauthorized = throttledLog(10_000, (suppressed) =>
     log.warn({ code: 'EH_ADMIN_UNAUTHORIZED', refusedSinceLastWarning: suppressed }, 'admin API request refused: missing or wrong bearer token'),
   );
@@ -100,9 +115,14 @@ export async function startAdmin(opts: StartAdminOptions): Promise<AdminServer |
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const method = req.method ?? 'GET';
     try {
-      if (url.pathname === '/healthz') {
+      if (url.pathname === '/healthz' || url.pathname === '/readyz') {
         if (method !== 'GET' && method !== 'HEAD') throw notAllowed(method, url.pathname, ['GET']);
-        sendJson(res, open ? 200 : 503, { status: open ? 'ok' : 'starting' });
+        if (url.pathname === '/healthz') healthz(res, open);
+        else readyz(ctx, res, open);
+        return;
+      }
+      if (isDashboardPath(url.pathname)) {
+        serveDashboard(method, url.pathname, req, res);
         return;
       }
       if (!authorized(req.headers.authorization, token)) {
@@ -110,7 +130,7 @@ export async function startAdmin(opts: StartAdminOptions): Promise<AdminServer |
         throw new AdminError(401, 'EH_ADMIN_UNAUTHORIZED', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="edgehost"' });
       }
       if (!open) throw new AdminError(503, 'EH_HOST_STARTING', 'the host is starting its modules; retry in a moment', { 'retry-after': '1' });
-      await route(ctx, method, url, req, res, controller.signal);
+      await route(ctx, events, method, url, req, res, controller.signal);
     } catch (e) {
       const { status, code } = sendError(res, e);
       if (status >= 500) log.error({ err: e, method, path: url.pathname }, `admin API ${method} ${url.pathname} failed: ${(e as Error).message}`);
@@ -143,6 +163,7 @@ export async function startAdmin(opts: StartAdminOptions): Promise<AdminServer |
       open = true;
     },
     async close() {
+      events.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
@@ -155,8 +176,28 @@ function notAllowed(method: string, path: string, allowed: string[]): AdminError
   return new AdminError(405, 'EH_ADMIN_REQUEST', `${method} is not allowed on ${path}; use ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
 }
 
-async function route(ctx: AdminContext, method: string, url: URL, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function route(
+  ctx: AdminContext,
+  events: EventHub,
+  method: string,
+  url: URL,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
   const path = url.pathname;
+  if (path === '/metrics') {
+    if (method !== 'GET') throw notAllowed(method, path, ['GET']);
+    return metrics(ctx, res);
+  }
+  if (path === '/v1/events') {
+    if (method !== 'GET') throw notAllowed(method, path, ['GET']);
+    return events.open(req, res);
+  }
+  if (path === '/v1/bridges') {
+    if (method !== 'GET') throw notAllowed(method, path, ['GET']);
+    return bridges.list(ctx, res);
+  }
   if (path === '/v1/modules') {
     if (method !== 'GET') throw notAllowed(method, path, ['GET']);
     return modules.list(ctx, res);
@@ -181,6 +222,6 @@ async function route(ctx: AdminContext, method: string, url: URL, req: IncomingM
   throw new AdminError(
     404,
     'EH_ADMIN_REQUEST',
-    `no endpoint ${path}; the endpoints are GET /v1/modules, GET|PUT|DELETE /v1/modules/{name}, POST /v1/run, GET /healthz`,
+    `no endpoint ${path}; the endpoints are GET /v1/modules, GET|PUT|DELETE /v1/modules/{name}, POST /v1/run, GET /v1/bridges, GET /v1/events, GET /metrics, GET /healthz, GET /readyz, and the dashboard at GET /`,
   );
 }

@@ -8,6 +8,8 @@ import { HostError } from '../errors.ts';
 export interface CliOptions {
   config: string;
   logLevel?: string;
+  /** `--log-format pretty|json`; without it, pretty when stdout is a terminal. */
+  logFormat?: string;
   dataDir?: string;
   adminAddress?: string;
   adminTokenFile?: string;
@@ -29,6 +31,11 @@ interface GlobalFlag {
 export const globalFlags: GlobalFlag[] = [
   { name: 'config', value: '<file>', help: 'Host config (default: config/edgehost.json)' },
   { name: 'log-level', value: '<level>', help: 'trace, debug, info, warn, error, fatal or silent' },
+  {
+    name: 'log-format',
+    value: '<pretty|json>',
+    help: 'pretty: coloured lines; json: one JSON object per line (default: pretty when stdout is a terminal, else json)',
+  },
   { name: 'data-dir', value: '<dir>', help: 'Where durable state is kept (default: data)' },
   { name: 'admin-address', value: '<ip:port|off>', help: 'Where the admin API listens (default: 127.0.0.1:9090; off disables it)' },
   { name: 'admin-token-file', value: '<file>', help: 'File holding the admin API bearer token (default: generated into <data-dir>/admin-token)' },
@@ -67,6 +74,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
     if (name === 'config') out.config = value;
     else if (name === 'log-level') out.logLevel = value;
+    else if (name === 'log-format') out.logFormat = value;
     else if (name === 'data-dir') out.dataDir = value;
     else if (name === 'admin-address') out.adminAddress = value;
     else if (name === 'admin-token-file') out.adminTokenFile = value;

@@ -35,12 +35,13 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): ResolvedConfig
   const file = resolve(cwd, cli.config);
   const raw = readRawConfig(file);
   const fromFlags = new Map<string, string>();
-  const set = (key: 'logLevel' | 'dataDir', value: string | undefined, flag: string) => {
+  const set = (key: 'logLevel' | 'logFormat' | 'dataDir', value: string | undefined, flag: string) => {
     if (value === undefined) return;
     raw[key] = value;
     fromFlags.set(key, flag);
   };
   set('logLevel', cli.logLevel, '--log-level');
+  set('logFormat', cli.logFormat, '--log-format');
   set('dataDir', cli.dataDir, '--data-dir');
   setAdmin(raw, 'address', cli.adminAddress, '--admin-address', fromFlags);
   setAdmin(raw, 'tokenFile', cli.adminTokenFile, '--admin-token-file', fromFlags);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseAdminAddress } from '../admin/address.ts';
 import { bridgesConfig } from '../bridge/config.ts';
 import { capabilities } from '../capabilities/index.ts';
-import { logLevels } from '../logger.ts';
+import { logFormats, logLevels } from '../logger.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -177,6 +177,8 @@ export const hostConfig = z
   .object({
     $schema: z.string().optional(),
     logLevel: z.enum(logLevels).default('info'),
+    /** pretty or json; without it, pretty when stdout is a terminal and json otherwise (also --log-format). */
+    logFormat: z.enum(logFormats).optional(),
     /** Where durable state lives, relative to the working directory. */
     dataDir: z.string().default('data'),
     /** Transpiled components, by content hash, relative to the working directory. */

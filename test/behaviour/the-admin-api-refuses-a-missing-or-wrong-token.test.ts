@@ -1,18 +1,18 @@
 // The admin API with no token, a wrong token of the same length, and tokens of
 // other lengths: every endpoint answers 401 with a JSON error and nothing
-// else, before reading the body, and nothing changes. GET /healthz needs no
-// token. The token the host generated is in <data-dir>/admin-token, mode 0600,
+// else, before reading the body, and nothing changes. GET /healthz, GET /readyz
+// and the dashboard's files need no token. The token the host generated is in <data-dir>/admin-token, mode 0600,
 // and the log says where. A non-loopback address needs a token file.
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { adminOf, filePart } from '../support/admin.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { driver, telemetry } from '../support/modules.ts';
-import { moduleWasm, tempDir } from '../support/paths.ts';
+import { moduleWasm, root, tempDir } from '../support/paths.ts';
 
-test('no token, a wrong token and a token of another length each get 401 and change nothing; /healthz needs none', async () => {
+test('no token, a wrong token and a token of another length each get 401 and change nothing; /healthz, /readyz and the dashboard files need none', async () => {
   const config = writeConfig({ modules: { telemetry: telemetry() } });
   const host = new HostProcess(['--config', config]);
   try {
@@ -44,6 +44,9 @@ test('no token, a wrong token and a token of another length each get 401 and cha
       ['DELETE', '/v1/modules/telemetry', () => undefined],
       ['POST', '/v1/run', deployForm],
       ['GET', '/v1/no-such-endpoint', () => undefined],
+      ['GET', '/metrics', () => undefined],
+      ['GET', '/v1/events', () => undefined],
+      ['GET', '/v1/bridges', () => undefined],
     ];
     for (const [what, headers] of wrong) {
       for (const [method, path, form] of calls) {
@@ -57,6 +60,22 @@ test('no token, a wrong token and a token of another length each get 401 and cha
     const health = await fetch(`${admin.url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
+    const ready = await fetch(`${admin.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', modules: 1 });
+    // The dashboard's files need no token: they are the files as shipped, with no data of the host in them; the page asks for the token.
+    const files: [string, string][] = [
+      ['/', 'host/admin/dashboard/index.html'],
+      ['/dashboard/dashboard.js', 'host/admin/dashboard/dashboard.js'],
+      ['/dashboard/dashboard.css', 'host/admin/dashboard/dashboard.css'],
+      ['/dashboard/uPlot.iife.min.js', 'node_modules/uplot/dist/uPlot.iife.min.js'],
+      ['/dashboard/uPlot.min.css', 'node_modules/uplot/dist/uPlot.min.css'],
+    ];
+    for (const [path, file] of files) {
+      const res = await fetch(`${admin.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(await res.text(), readFileSync(join(root, file), 'utf8'), path);
+    }
 
     const { json } = await admin.request<{ modules: { name: string; digest: string; state: string; source: string }[] }>('GET', '/v1/modules');
     assert.deepEqual(

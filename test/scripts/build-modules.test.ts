@@ -153,4 +153,10 @@ test('--no-check (for tests only) builds a guest the checks would refuse', async
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /^built counter-init in .*, not checked$/m);
   assert.ok(existsSync(join(dir, 'out/counter-init.wasm')));
+  // Not on a terminal: a line when the slow step starts, one when the guest is done, no spinner.
+  assert.ok(run.stdout.indexOf('building counter-init (componentize)\n') < run.stdout.indexOf('built counter-init in'), run.stdout);
+  assert.ok(!run.stdout.includes('\r') && !run.stdout.includes('\x1b['), 'no terminal control codes');
+  const again = await build(dir, '--modules', 'modules', '--out', 'out', '--no-check');
+  assert.match(again.stdout, /^counter-init is up to date$/m);
+  assert.doesNotMatch(again.stdout, /^building /m, 'a guest that is up to date is not announced');
 });

@@ -152,7 +152,7 @@ describe('system-deps: installing what is missing', () => {
 
   it('with nothing present, each purpose names exactly the packages listed for it', () => {
     const expected: Record<Purpose, string[]> = {
-      test: ['mosquitto', 'mosquitto-clients', 'graphviz', 'clang-14', 'lld-14', 'wasi-libc', 'libclang-rt-14-dev-wasm32'],
+      test: ['mosquitto', 'mosquitto-clients', 'graphviz', 'chromium', 'clang-14', 'lld-14', 'wasi-libc', 'libclang-rt-14-dev-wasm32'],
       bench: ['mosquitto'],
       images: ['graphviz'],
       start: [],

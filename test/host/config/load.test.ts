@@ -175,3 +175,17 @@ test('a mount in the config file is relative to the file; a bad guest path names
   const e = loadError(file, '--reader-dir', 'x:data');
   assert.match(e.message, /modules\.reader\.grants\.filesystem\.mounts\[0\]\.guest: an absolute path in the guest, such as \/data \(from --reader-dir\)/);
 });
+
+test('--log-format pretty|json sets logFormat (over the config file); without either it is left to the terminal check; another value names the key and the flag', () => {
+  const file = setup({ a: { component: 'a.wasm', world: 'telemetry' } });
+  assert.equal(parseCli(['--log-format', 'json']).logFormat, 'json');
+  assert.equal(parseCli(['--log-format=pretty']).logFormat, 'pretty');
+  assert.equal(loadConfig(parseCli(['--config', file])).logFormat, undefined);
+  assert.equal(loadConfig(parseCli(['--config', file, '--log-format', 'json'])).logFormat, 'json');
+  writeFileSync(file, JSON.stringify({ logFormat: 'pretty', modules: { a: { component: 'a.wasm', world: 'telemetry' } } }));
+  assert.equal(loadConfig(parseCli(['--config', file])).logFormat, 'pretty');
+  assert.equal(loadConfig(parseCli(['--config', file, '--log-format', 'json'])).logFormat, 'json');
+  const e = loadError(file, '--log-format', 'colour');
+  assert.equal(e.code, 'EH_CONFIG_INVALID');
+  assert.match(e.message, /logFormat: .*"pretty".*"json".* \(from --log-format\)/);
+});
