@@ -58,6 +58,7 @@ describe('the platform package (wit/)', () => {
         'edgehost:platform/config',
         'edgehost:platform/pubsub',
         'edgehost:platform/timer',
+        'edgehost:platform/metrics',
         'wasi:filesystem/preopens',
         'wasi:filesystem/types',
       ],

@@ -38,6 +38,7 @@ test('a valid config resolves component paths against the config file and applie
     'edgehost:platform/config',
     'edgehost:platform/pubsub',
     'edgehost:platform/timer',
+    'edgehost:platform/metrics',
     'wasi:filesystem/preopens',
     'wasi:filesystem/types',
   ]);
