@@ -29,7 +29,8 @@ export function server(address: string, config: Record<string, unknown> = {}) {
   return {
     component: moduleWasm('server'),
     world: 'server',
-    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+    // Like the shipped server: it reports its MQTT figures (edgehost:platform/metrics).
+    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] }, metrics: { maxSeries: 50 } },
     config: { listen: [address], ...config },
     delivery: { noLocal: true },
   };
