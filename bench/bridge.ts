@@ -42,7 +42,7 @@ function serverModule(address: string) {
   return {
     component: moduleWasm('server'),
     world: 'server',
-    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] }, metrics: { maxSeries: 50 } },
     config: { listen: [address], 'max-inflight': 100, 'max-queued-messages': 1_000_000 },
     delivery: { noLocal: true },
   };

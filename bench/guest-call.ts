@@ -7,11 +7,14 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import v8 from 'node:v8';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { create as createMetrics } from '../host/capabilities/metrics/worker.ts';
 import { transpileCached } from '../host/components/transpile-cache.ts';
 import { platform } from '../host/components/wit.ts';
 import type { ResolvedModule } from '../host/config/load.ts';
 import { createLogger } from '../host/logger.ts';
 import { createWasi } from '../host/sandbox/wasi/index.ts';
+import { WorkerMetrics } from '../host/sandbox/worker-metrics.ts';
+import { fakeWorkerContext } from '../test/support/capability-fakes.ts';
 import { root } from '../test/support/paths.ts';
 import { batchBody, device } from './plain.ts';
 import type { BenchResult } from './result.ts';
@@ -39,6 +42,7 @@ async function instantiate(name: 'telemetry' | 'gateway', config: Record<string,
     'edgehost:platform/pubsub': { publish: () => undefined, subscribe: () => undefined, unsubscribe: () => undefined },
     'edgehost:platform/timer': { after: () => 1, every: () => 1, cancel() {}, nowMs: () => BigInt(Date.now()) },
     'edgehost:platform/outbound-http': { send: async () => ({ status: 200, headers: [], body: new Uint8Array() }) },
+    'edgehost:platform/metrics': { counterAdd: () => undefined, gaugeSet: () => undefined },
   };
   // Interfaces the reference modules import but do not call on this path.
   const unused = new Proxy({}, { get: () => () => undefined });
@@ -104,7 +108,42 @@ async function measure(): Promise<BenchResult[]> {
   // A trivial export call: telemetry's message handler ignores what it gets.
   const t1 = await instantiate('telemetry', { devices: ['d1'], 'interval-ms': 1000, burst: 1 });
   const handle = t1['edgehost:platform/message-handler'].handle;
-  rows.push({ name: 'trivial export call (telemetry handle([]))', value: await perCall(() => handle([])), unit: 'us/call' });
+  const trivial = await perCall(() => handle([]));
+  rows.push({ name: 'trivial export call (telemetry handle([]))', value: trivial, unit: 'us/call' });
+
+  // What metrics add to each call, next to the trivial call: the worker's own counting after
+  // every guest call (WorkerInstance.callGuest, the clock read it needs anyway included), and the host side of a guest's counter-add
+  // for a series it reported before (edgehost:platform/metrics, host/capabilities/metrics).
+  const counted = new WorkerMetrics();
+  const perGuestCall = await perCall(() => {
+    const started = performance.now();
+    const ended = performance.now();
+    counted.call('edgehost:platform/message-handler#handle', (ended - started) / 1000);
+    counted.memory(1 << 20);
+    counted.due(ended);
+  });
+  rows.push({
+    name: "a guest call's own metrics (worker counts)",
+    value: perGuestCall,
+    unit: 'us/call',
+    baseline: 'trivial export call',
+    baselineValue: trivial,
+    ratio: perGuestCall / trivial,
+  });
+  const { ctx } = fakeWorkerContext('bench', { metrics: new WorkerMetrics() });
+  const { counterAdd } = createMetrics(ctx, { maxSeries: 10 })['edgehost:platform/metrics'] as {
+    counterAdd: (name: string, labels: [string, string][], value: number) => unknown;
+  };
+  const qos: [string, string][] = [['qos', '1']];
+  const hostSide = await perCall(() => counterAdd('mqtt_messages_received_total', qos, 1));
+  rows.push({
+    name: 'metrics counter-add, host side (known series)',
+    value: hostSide,
+    unit: 'us/call',
+    baseline: 'trivial export call',
+    baselineValue: trivial,
+    ratio: hostSide / trivial,
+  });
 
   // One tick producing one reading: one export call, one publish import, the guest's own work.
   const onTick1 = t1['edgehost:platform/timer-handler'].onTick;

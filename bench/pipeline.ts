@@ -253,8 +253,12 @@ function failWhen(exited: Promise<unknown>, describe: () => string): Promise<nev
   return p;
 }
 
-/** `durable`: the gateway's queue is kept in node:sqlite (commit per publish batch) instead of memory. */
-export async function edgehost(durable = false): Promise<WindowStats> {
+/**
+ * `durable`: the gateway's queue is kept in node:sqlite (commit per publish batch) instead of
+ * memory. `metrics: false`: the host config turns metrics off (the workers count nothing and
+ * send nothing), for the row that prices metrics.
+ */
+export async function edgehost({ durable = false, metrics = true }: { durable?: boolean; metrics?: boolean } = {}): Promise<WindowStats> {
   const sink = await new StampedSink().listen();
   const dataDir = tempDir('edgehost-bench-');
   const config = writeConfig({
@@ -263,6 +267,7 @@ export async function edgehost(durable = false): Promise<WindowStats> {
     logLevel: 'error',
     cacheDir: join(root, '.cache/transpile'),
     dataDir,
+    metrics,
     modules: {
       // The per-module rate limits (limits.publishPerSecond, limits.httpRequestsPerSecond) are
       // policy, not capacity: off here, or they would be what this measures.
@@ -364,20 +369,35 @@ export async function run(): Promise<BenchResult[]> {
   const es: WindowStats[] = [];
   const bs: WindowStats[] = [];
   const ds: WindowStats[] = [];
-  // Alternating, so a change in the machine's load during the bench hits both sides alike.
+  const offs: WindowStats[] = [];
+  // Alternating, so a change in the machine's load during the bench hits both sides alike;
+  // metrics off runs before metrics on in every other round, so neither always goes first.
   for (let round = 1; round <= ROUNDS; round++) {
+    const off = async () => {
+      const o = await edgehost({ metrics: false });
+      console.log(`  ${round} edgehost, metrics off: ${describe(o)}`);
+      offs.push(o);
+    };
+    if (round % 2 === 0) await off();
     const e = await edgehost();
     console.log(`  ${round} edgehost: ${describe(e)}`);
     es.push(e);
+    if (round % 2 === 1) await off();
     const b = await baseline();
     console.log(`  ${round} baseline: ${describe(b)}`);
     bs.push(b);
-    const d = await edgehost(true);
+    const d = await edgehost({ durable: true });
     console.log(`  ${round} edgehost, durable gateway queue: ${describe(d)}`);
     ds.push(d);
   }
-  const rate = { e: median(es.map((s) => s.perSecond)), b: median(bs.map((s) => s.perSecond)) };
-  const cpu = { e: median(es.map((s) => s.cpuPerMessageUs)), b: median(bs.map((s) => s.cpuPerMessageUs)) };
+  const rate = { e: median(es.map((s) => s.perSecond)), b: median(bs.map((s) => s.perSecond)), off: median(offs.map((s) => s.perSecond)) };
+  const cpu = { e: median(es.map((s) => s.cpuPerMessageUs)), b: median(bs.map((s) => s.cpuPerMessageUs)), off: median(offs.map((s) => s.cpuPerMessageUs)) };
+  console.log(
+    `  msgs/s with metrics off over the rounds: ${range(offs.map((s) => s.perSecond))}; us CPU/msg ${range(
+      offs.map((s) => s.cpuPerMessageUs),
+      1,
+    )}`,
+  );
   console.log(`  msgs/s over the rounds: edgehost ${range(es.map((s) => s.perSecond))}, baseline ${range(bs.map((s) => s.perSecond))}`);
   console.log(
     `  us CPU/msg over the rounds: edgehost ${range(
@@ -401,6 +421,22 @@ export async function run(): Promise<BenchResult[]> {
       ratio: median(ds.map((s) => s.perSecond)) / rate.e,
     },
     { name: 'CPU per message (pipeline JS threads)', value: cpu.e, unit: 'us/msg', baseline: 'same, baseline', baselineValue: cpu.b, ratio: cpu.e / cpu.b },
+    {
+      name: 'same pipeline, metrics on (the default)',
+      value: rate.e,
+      unit: 'msgs/s',
+      baseline: 'edgehost with metrics off (config metrics: false), same run',
+      baselineValue: rate.off,
+      ratio: rate.e / rate.off,
+    },
+    {
+      name: 'CPU per message, metrics on',
+      value: cpu.e,
+      unit: 'us/msg',
+      baseline: 'same, metrics off',
+      baselineValue: cpu.off,
+      ratio: cpu.e / cpu.off,
+    },
     {
       name: 'latency p50 (reading timestamp->sink)',
       value: median(es.map((s) => s.latencyP50Ms)),

@@ -138,7 +138,7 @@ async function startEdgehost(dir: string): Promise<Broker> {
         server: {
           component: join(root, 'build/modules/server.wasm'),
           world: 'server',
-          grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] } },
+          grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] }, metrics: { maxSeries: 50 } },
           config: { listen: [address], 'max-inflight': MAX_INFLIGHT, 'max-queued-messages': MAX_QUEUED },
           delivery: { noLocal: true },
         },

@@ -66,7 +66,7 @@ export class Host {
       store: this.#store,
       onDeadLetter: (module, message, reason, attempts) => this.#deadLetter(module, message, reason, attempts),
     });
-    this.metrics = config.metrics ? new HostMetrics({ modules: () => [...this.modules.values()], bus: this.bus }) : undefined;
+    this.metrics = config.metrics ? new HostMetrics({ modules: () => [...this.modules.values()], bus: this.bus, bridges: () => this.bridgeList() }) : undefined;
     const metrics = this.metrics;
     if (metrics) this.#store.onCommit = (seconds) => metrics.durableCommit(seconds);
     const shared = new Map<string, unknown>();

@@ -13,6 +13,7 @@
 // WASI imports need no grant: language runtimes import wasi:filesystem and
 // friends whether they use them or not, and the sandbox answers them with
 // nothing (no preopens, no sockets) unless a grant (grants.filesystem) says otherwise.
+// Nor do capabilities marked `linkWithoutGrant` (metrics), for the same reason.
 import type { AnyCapability } from '../capabilities/index.ts';
 import { capabilityFor } from '../capabilities/index.ts';
 import type { ResolvedModule } from '../config/load.ts';
@@ -49,7 +50,7 @@ export function checkImportsGranted(spec: ResolvedModule, imports: readonly stri
   for (const iface of imports) {
     if (iface.startsWith('wasi:')) continue;
     const cap = capabilityFor(iface);
-    if (!cap?.grantKey || seen.has(cap.name)) continue;
+    if (!cap?.grantKey || cap.linkWithoutGrant || seen.has(cap.name)) continue;
     seen.add(cap.name);
     const grant = (spec.grants as Record<string, unknown>)[cap.grantKey];
     if (!grantsNothing(cap, grant)) continue;

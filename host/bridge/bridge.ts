@@ -20,6 +20,9 @@ export interface BridgeInfo {
   connectedSince?: string;
   /** Failed attempts since the last successful one. */
   failedAttempts: number;
+  /** Since the host started: connections the broker accepted (all but the first are reconnections), and failed attempts. */
+  connects: number;
+  failedAttemptsTotal: number;
   lastError?: LastError;
   out: OutStats;
   in: InStats;
@@ -116,6 +119,8 @@ export class Bridge {
       protocolVersion: c.protocolVersion,
       connectedSince: c.connectedSince === undefined ? undefined : new Date(c.connectedSince).toISOString(),
       failedAttempts: c.failedAttempts,
+      connects: c.connects,
+      failedAttemptsTotal: c.failedAttemptsTotal,
       lastError: c.lastError,
       out: this.#out.stats(),
       in: this.#in.stats(),

@@ -62,6 +62,9 @@ export class Connection {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #connectedAt: number | undefined;
   #failedAttempts = 0;
+  /** Since the host started, for the metrics: connections the broker accepted, and attempts that failed. */
+  #connects = 0;
+  #failedAttemptsTotal = 0;
   #lastError: LastError | undefined;
   /** The kind of the last failure logged, its repeats since, and when it was last logged. */
   #lastKind: string | undefined;
@@ -92,6 +95,16 @@ export class Connection {
   /** Failed attempts since the last successful one. */
   get failedAttempts(): number {
     return this.#failedAttempts;
+  }
+
+  /** Connections the broker accepted since the host started: all but the first are reconnections. */
+  get connects(): number {
+    return this.#connects;
+  }
+
+  /** Failed attempts since the host started. */
+  get failedAttemptsTotal(): number {
+    return this.#failedAttemptsTotal;
   }
 
   get lastError(): LastError | undefined {
@@ -210,6 +223,7 @@ export class Connection {
         return;
       }
       up = true;
+      this.#connects++;
       this.#state = 'connected';
       this.#connectedAt = Date.now();
       const session: Session = { protocolVersion: version, sessionPresent: connack.sessionPresent };
@@ -283,6 +297,7 @@ export class Connection {
 
   #failed(d: Diagnosis): void {
     this.#failedAttempts++;
+    this.#failedAttemptsTotal++;
     this.#lastError = { code: d.code, message: d.message, at: new Date().toISOString() };
     const now = performance.now();
     const fields = { bridge: this.#spec.name, code: d.code, url: this.#spec.url };

@@ -7,6 +7,7 @@ import { filesystem } from './filesystem/index.ts';
 import { httpServer } from './http-server/index.ts';
 import { keyValue } from './key-value/index.ts';
 import { logging } from './logging/index.ts';
+import { metrics } from './metrics/index.ts';
 import { outboundHttp } from './outbound-http/index.ts';
 import { pubsub } from './pubsub/index.ts';
 import { socket } from './socket/index.ts';
@@ -15,7 +16,7 @@ import { timer } from './timer/index.ts';
 // biome-ignore lint/suspicious/noExplicitAny: each capability has its own grant and ops types; the list holds them all.
 export type AnyCapability = Capability<any, any>;
 
-export const capabilities: readonly AnyCapability[] = [logging, config, pubsub, outboundHttp, socket, timer, filesystem, httpServer, keyValue];
+export const capabilities: readonly AnyCapability[] = [logging, config, pubsub, outboundHttp, socket, timer, filesystem, httpServer, keyValue, metrics];
 
 const unversioned = (name: string) => name.replace(/@[^@/]*$/, '');
 

@@ -1,24 +1,30 @@
 // The host's Prometheus metrics (prom-client). Almost everything is read from
 // state the host keeps anyway, when Prometheus scrapes (CollectedMetric): the
 // bus's queues, the runtimes' states and restarts, what each module's worker
-// counted about itself (sent to the main thread at most once a second). Only
-// what happens on the main thread and is not kept elsewhere is counted as it
-// happens: outbound HTTP requests, socket bytes, durable commits.
+// counted about itself (sent to the main thread at most once a second), what
+// modules report themselves (edgehost:platform/metrics), the bridges' figures.
+// Only what happens on the main thread and is not kept elsewhere is counted as
+// it happens: outbound HTTP requests, socket bytes, durable commits.
 import client from 'prom-client';
+import type { BridgeInfo } from '../bridge/bridge.ts';
 import type { Bus } from '../bus/bus.ts';
 import type { ModuleRuntime } from '../runtime/module-runtime.ts';
+import type { GuestSeries } from '../sandbox/worker-metrics.ts';
 import { CollectedMetric, histogramSamples, type Sample } from './collected.ts';
 import type { MetricsRecorder } from './recorder.ts';
 
 export interface MetricsSource {
   modules(): ModuleRuntime[];
   bus: Bus;
+  /** The bridges to external brokers (Host.bridgeList), read when scraped. */
+  bridges?(): BridgeInfo[];
 }
 
 /** prom-client renders any object shaped like its metrics; its typings know only its own classes. */
 const register = (r: client.Registry, m: CollectedMetric) => r.registerMetric(m as unknown as client.Metric);
 
 const STATES = ['loading', 'starting', 'ready', 'restarting', 'sleeping', 'draining', 'stopped', 'failed'] as const;
+const BRIDGE_STATES = ['connecting', 'connected', 'waiting', 'stopped'] as const;
 
 export class HostMetrics implements MetricsRecorder {
   readonly registry = new client.Registry();
@@ -27,7 +33,10 @@ export class HostMetrics implements MetricsRecorder {
   readonly #socketBytes: client.Counter<'module' | 'direction'>;
   readonly #commits: client.Histogram;
   readonly #source: MetricsSource;
+  /** The guest families registered, with the type and label names each was first reported with. */
   readonly #guestFamilies = new Map<string, { type: string; labelNames: string }>();
+  /** The guest samples of the scrape in progress, by family (read by each family's collect). */
+  #guestSamples = new Map<string, Sample[]>();
 
   constructor(source: MetricsSource) {
     this.#source = source;
@@ -134,44 +143,110 @@ export class HostMetrics implements MetricsRecorder {
       r,
       new CollectedMetric('edgehost_bus_messages_total', 'Messages published on the bus', 'counter', () => [{ labels: {}, value: source.bus.published }]),
     );
+
+    const bridges = () => source.bridges?.() ?? [];
+    const perBridge = (name: string, help: string, type: 'counter' | 'gauge', value: (b: BridgeInfo) => number) =>
+      register(r, new CollectedMetric(name, help, type, () => bridges().map((b) => ({ labels: { bridge: b.name }, value: value(b) }))));
+    register(
+      r,
+      new CollectedMetric('edgehost_bridge_state', "The state of each bridge's connection (1 for its current state)", 'gauge', () =>
+        bridges().flatMap((b) => BRIDGE_STATES.map((state) => ({ labels: { bridge: b.name, state }, value: b.state === state ? 1 : 0 }))),
+      ),
+    );
+    perBridge('edgehost_bridge_messages_sent_total', 'Messages the bridge sent to its broker and the broker acknowledged', 'counter', (b) => b.out.sent);
+    perBridge(
+      'edgehost_bridge_messages_received_total',
+      'Messages the bridge took in from its broker and published on the bus',
+      'counter',
+      (b) => b.in.received,
+    );
+    register(
+      r,
+      new CollectedMetric(
+        'edgehost_bridge_messages_dropped_total',
+        'Messages the bridge dropped: out queue full (overflow), from the broker with no in rule or an invalid local topic (no_rule), its own coming back (echo)',
+        'counter',
+        () =>
+          bridges().flatMap((b) => [
+            { labels: { bridge: b.name, reason: 'overflow' }, value: b.out.dropped },
+            { labels: { bridge: b.name, reason: 'no_rule' }, value: b.in.dropped },
+            { labels: { bridge: b.name, reason: 'echo' }, value: b.in.echoesDropped },
+          ]),
+      ),
+    );
+    perBridge(
+      'edgehost_bridge_queue_depth',
+      "Messages waiting in the bridge's out queue, those sent and not yet acknowledged included",
+      'gauge',
+      (b) => b.out.queued + b.out.inFlight,
+    );
+    perBridge('edgehost_bridge_connections_total', 'Connections the broker accepted (all but the first are reconnections)', 'counter', (b) => b.connects);
+    perBridge('edgehost_bridge_connection_failures_total', 'Connection attempts to the broker that failed', 'counter', (b) => b.failedAttemptsTotal);
   }
 
   /**
    * What modules report themselves (edgehost:platform/metrics) appears as
    * `edgehost_guest_<name>{module, ...}`: one family per name, registered the
-   * first time a module reports it. A family keeps the type and label names it
-   * was first seen with; a module's series that does not fit them is left out.
+   * first time a module reports it, removed when no module reports it any more.
+   * A family keeps the type and label names it was first seen with; a module's
+   * series that does not fit them is left out. Read once per scrape, grouped
+   * by family, so a scrape costs one pass over the series.
    */
-  #syncGuestFamilies() {
+  #collectGuest() {
+    const byFamily = new Map<string, { module: string; series: GuestSeries; labelNames: string }[]>();
     for (const m of this.#source.modules()) {
-      for (const g of Object.values(m.workerMetrics().guest)) {
-        const family = `edgehost_guest_${g.name}`;
-        if (this.#guestFamilies.has(family)) continue;
-        const labelNames = g.labels
-          .map(([k]) => k)
-          .sort()
-          .join(',');
-        this.#guestFamilies.set(family, { type: g.type, labelNames });
+      for (const series of Object.values(m.workerMetrics().guest)) {
+        const family = `edgehost_guest_${series.name}`;
+        let list = byFamily.get(family);
+        if (!list) {
+          list = [];
+          byFamily.set(family, list);
+        }
+        // The worker keeps labels in name order.
+        list.push({ module: m.name, series, labelNames: series.labels.map(([k]) => k).join(',') });
+      }
+    }
+    const samples = new Map<string, Sample[]>();
+    for (const [family, list] of byFamily) {
+      let known = this.#guestFamilies.get(family);
+      const fits = (x: (typeof list)[number]) => known !== undefined && x.series.type === known.type && x.labelNames === known.labelNames;
+      if (known && !list.some(fits)) {
+        // The modules that defined it are gone: the ones left define it again.
+        this.registry.removeSingleMetric(family);
+        this.#guestFamilies.delete(family);
+        known = undefined;
+      }
+      if (!known) {
+        // A host family of that name (the guest rules exclude them): never a guest's.
+        if (this.registry.getSingleMetric(family)) continue;
+        known = { type: list[0].series.type, labelNames: list[0].labelNames };
+        this.#guestFamilies.set(family, known);
         register(
           this.registry,
-          new CollectedMetric(family, `Reported by modules through edgehost:platform/metrics (${g.type})`, g.type, () =>
-            this.#source.modules().flatMap((mod) =>
-              Object.values(mod.workerMetrics().guest)
-                .filter(
-                  (x) =>
-                    x.name === g.name &&
-                    x.type === g.type &&
-                    x.labels
-                      .map(([k]) => k)
-                      .sort()
-                      .join(',') === labelNames,
-                )
-                .map((x): Sample => ({ labels: { module: mod.name, ...Object.fromEntries(x.labels) }, value: x.value })),
-            ),
+          new CollectedMetric(
+            family,
+            `Reported by modules through edgehost:platform/metrics (${known.type})`,
+            list[0].series.type,
+            () => this.#guestSamples.get(family) ?? [],
           ),
         );
       }
+      const out: Sample[] = [];
+      for (const x of list) {
+        if (!fits(x)) continue;
+        const labels: Record<string, string> = { module: x.module };
+        for (const [k, v] of x.series.labels) labels[k] = v;
+        out.push({ labels, value: x.series.value });
+      }
+      samples.set(family, out);
     }
+    // Names no module reports any more (it was removed or replaced) do not pile up.
+    for (const family of this.#guestFamilies.keys()) {
+      if (byFamily.has(family)) continue;
+      this.registry.removeSingleMetric(family);
+      this.#guestFamilies.delete(family);
+    }
+    this.#guestSamples = samples;
   }
 
   httpRequest(module: string, status: number | 'error', seconds: number): void {
@@ -189,7 +264,7 @@ export class HostMetrics implements MetricsRecorder {
 
   /** The Prometheus text format. */
   render(): Promise<string> {
-    this.#syncGuestFamilies();
+    this.#collectGuest();
     return this.registry.metrics();
   }
 

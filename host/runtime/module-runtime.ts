@@ -141,7 +141,12 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   workerMetrics(): WorkerMetricsSnapshot {
     const current = this.#instance && !this.#instance.exited ? this.#instance.metrics : undefined;
     // Without a running instance (sleeping, stopped), the module holds no linear memory.
-    return current ? addSnapshots(this.#retiredMetrics, current) : { ...this.#retiredMetrics, memoryBytes: 0 };
+    return current ? addSnapshots(this.#retiredMetrics, current, this.#maxGuestSeries()) : { ...this.#retiredMetrics, memoryBytes: 0 };
+  }
+
+  /** The series the module may report (grants.metrics.maxSeries), over all its instances. */
+  #maxGuestSeries(): number {
+    return (this.spec.grants as { metrics?: { maxSeries?: number } }).metrics?.maxSeries ?? 0;
   }
 
   /** Whether a worker thread of this module is alive (starting, ready or finishing its calls). */
@@ -431,7 +436,12 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   }
 
   #onExit(instance: Instance, exit: InstanceExit) {
-    if (instance.metrics) Object.assign(this.#retiredMetrics, addSnapshots(this.#retiredMetrics, instance.metrics));
+    if (instance.metrics) {
+      const retired = addSnapshots(this.#retiredMetrics, instance.metrics, this.#maxGuestSeries());
+      // A gauge tells the state of the instance that set it: gone with it, until the next one sets it.
+      for (const [key, g] of Object.entries(retired.guest)) if (g.type === 'gauge') delete retired.guest[key];
+      Object.assign(this.#retiredMetrics, retired);
+    }
     if (this.#instance !== instance) return;
     this.#channels = new Map();
     clearInterval(this.#idleCheck);
@@ -546,8 +556,12 @@ export class ModuleRuntime extends EventEmitter<{ state: [state: ModuleState] }>
   }
 }
 
-/** Two snapshots' counts added up; memory and guest gauges are the later one's. */
-function addSnapshots(a: WorkerMetricsSnapshot, b: WorkerMetricsSnapshot): WorkerMetricsSnapshot {
+/**
+ * Two snapshots' counts added up; memory and guest gauges are the later one's.
+ * Guest series new in `b` are taken while there are fewer than `maxGuestSeries`:
+ * instances that each report other series cannot add up past the module's budget.
+ */
+function addSnapshots(a: WorkerMetricsSnapshot, b: WorkerMetricsSnapshot, maxGuestSeries: number): WorkerMetricsSnapshot {
   const add = (x: Record<string, number>, y: Record<string, number>) => {
     const out = { ...x };
     for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
@@ -559,6 +573,14 @@ function addSnapshots(a: WorkerMetricsSnapshot, b: WorkerMetricsSnapshot): Worke
     calls[fn] = old ? { buckets: old.buckets.map((n, i) => n + (h.buckets[i] ?? 0)), sum: old.sum + h.sum, count: old.count + h.count } : h;
   }
   const guest = { ...a.guest };
-  for (const [key, g] of Object.entries(b.guest)) guest[key] = g.type === 'counter' && guest[key] ? { ...g, value: guest[key].value + g.value } : g;
+  let series = Object.keys(guest).length;
+  for (const [key, g] of Object.entries(b.guest)) {
+    const old = guest[key];
+    if (old) guest[key] = g.type === 'counter' ? { ...g, value: old.value + g.value } : g;
+    else if (series < maxGuestSeries) {
+      guest[key] = g;
+      series++;
+    }
+  }
   return { calls, failures: add(a.failures, b.failures), denied: add(a.denied, b.denied), limits: add(a.limits, b.limits), memoryBytes: b.memoryBytes, guest };
 }

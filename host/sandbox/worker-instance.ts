@@ -144,7 +144,8 @@ export class WorkerInstance {
         throw e;
       } finally {
         this.#clock.stop();
-        this.metrics.call(`${iface}#${fn}`, (performance.now() - started) / 1000);
+        const ended = performance.now();
+        this.metrics.call(`${iface}#${fn}`, (ended - started) / 1000);
         const used = this.#memoryBytes();
         this.metrics.memory(used);
         if (used > this.#maxMemoryBytes) {
@@ -161,7 +162,7 @@ export class WorkerInstance {
         // What the call produced (publishes, socket writes, the reply to the
         // request that caused it) leaves now: a later call that hangs must not strand it.
         // The metrics go with it, at most once a second.
-        const snapshot = this.metrics.due();
+        const snapshot = this.metrics.due(ended);
         if (snapshot) this.#send({ t: 'metrics', ...snapshot });
         this.#link.flush();
       }

@@ -10,6 +10,14 @@ export interface CallHistogram {
   count: number;
 }
 
+/** One series a guest reports (edgehost:platform/metrics); labels in name order. */
+export interface GuestSeries {
+  name: string;
+  type: 'counter' | 'gauge';
+  labels: [string, string][];
+  value: number;
+}
+
 /** What crosses to the main thread: totals since the instance started (the main thread adds instances up). */
 export interface WorkerMetricsSnapshot {
   calls: Record<string, CallHistogram>;
@@ -19,7 +27,7 @@ export interface WorkerMetricsSnapshot {
   limits: Record<string, number>;
   memoryBytes: number;
   /** Gauges and counters the guest reports itself (edgehost:platform/metrics), by series key. */
-  guest: Record<string, { name: string; type: 'counter' | 'gauge'; labels: [string, string][]; value: number }>;
+  guest: Record<string, GuestSeries>;
 }
 
 export class WorkerMetrics {
@@ -60,8 +68,19 @@ export class WorkerMetrics {
     this.snapshot.memoryBytes = bytes;
   }
 
-  markDirty(): void {
+  /**
+   * Adds a series the guest reports to what is sent. The caller keeps the
+   * object and updates its value in place (then calls markDirty): a guest's
+   * call costs a property write, not a lookup here.
+   */
+  guestSeries(key: string, series: GuestSeries): void {
+    if (!this.enabled) return;
+    this.snapshot.guest[key] = series;
     this.#dirty = true;
+  }
+
+  markDirty(): void {
+    if (this.enabled) this.#dirty = true;
   }
 
   /** The snapshot to send now, if anything changed and a second has passed since the last one. */

@@ -33,7 +33,13 @@ export function server(address: string, config: Record<string, unknown> = {}) {
   return {
     component: moduleWasm('server'),
     world: 'server',
-    grants: { pubsub: { publish: ['#'], subscribe: ['#'] }, socket: { listen: [address] }, keyValue: { buckets: ['sessions', 'retained'] } },
+    // Like the shipped server: it reports its MQTT figures (edgehost:platform/metrics).
+    grants: {
+      pubsub: { publish: ['#'], subscribe: ['#'] },
+      socket: { listen: [address] },
+      keyValue: { buckets: ['sessions', 'retained'] },
+      metrics: { maxSeries: 50 },
+    },
     config: { listen: [address], ...config },
     delivery: { noLocal: true },
   };

@@ -3,6 +3,7 @@
 import { get } from 'edgehost:platform/config@0.1.0';
 import { deleteMany, getMany, get as kvGet, listKeys, setMany } from 'edgehost:platform/key-value@0.1.0';
 import { log } from 'edgehost:platform/logging@0.1.0';
+import { counterAdd, gaugeSet } from 'edgehost:platform/metrics@0.1.0';
 import type { Message } from 'edgehost:platform/pubsub@0.1.0';
 import { publish, subscribe, unsubscribe } from 'edgehost:platform/pubsub@0.1.0';
 import { close, listen, send } from 'edgehost:platform/socket@0.1.0';
@@ -10,14 +11,17 @@ import type { Event } from 'edgehost:platform/socket-handler@0.1.0';
 import { after, every, nowMs } from 'edgehost:platform/timer@0.1.0';
 import { describeError } from '../../shared/errors.ts';
 import defaults from '../module.json' with { type: 'json' };
+import { MetricsReport } from './figures.ts';
 import type { KeyValue } from './kv-store.ts';
 import { loadOptions } from './options.ts';
 import { type Platform, type Server, startServer } from './server.ts';
 
-/** How often connect timeouts and keep alives are checked. */
+/** How often connect timeouts and keep alives are checked, and the figures reported. */
 const CHECK_PERIOD_MS = 1000;
 
 let server: Server | undefined;
+/** Reports the server's figures on the check tick: once a second, whatever the traffic. */
+const metrics = new MetricsReport({ counterAdd, gaugeSet, log });
 let checkTimer = -1;
 /** The one-shot timer that continues work left over from a call (Platform.wake), while one is pending. */
 let workTimer = -1;
@@ -81,8 +85,10 @@ export const socketHandler = {
 export const timerHandler = {
   onTick(id: number): void {
     try {
-      if (id === checkTimer) server?.tick();
-      else if (id === workTimer && id > 0) {
+      if (id === checkTimer && server) {
+        server.tick();
+        metrics.report(server);
+      } else if (id === workTimer && id > 0) {
         workTimer = -1;
         server?.work();
       }

@@ -22,6 +22,7 @@ import { encodeConnack, encodeDisconnect5, packetSize } from './codec/serializer
 import { Connection, Outbox, type ParserLimits, type Transport } from './connection.ts';
 import type { Core, Platform, SubscribeOutcome } from './core.ts';
 import { ProtocolError } from './errors.ts';
+import type { Figures } from './figures.ts';
 import { dispatch } from './handlers/dispatch.ts';
 import { type KeyValue, openKvStore, type RestoreTarget } from './kv-store.ts';
 import { AddressBook, LimitLog, PartialPacketBudget } from './limits.ts';
@@ -88,6 +89,8 @@ export class Server implements Core, RestoreTarget {
   private nextAssignedId = 1;
   /** Time of the export call being handled, read once per call. */
   now = 0;
+  /** What the server counts about its traffic, reported through edgehost:platform/metrics (figures.ts). */
+  readonly figures: Figures = { received: [0, 0, 0], sent: [0, 0, 0], dropped: 0 };
 
   constructor(platform: Platform, options: ServerOptions, store: StateStore = NO_STORE) {
     this.platform = platform;
@@ -103,9 +106,13 @@ export class Server implements Core, RestoreTarget {
       maxInflight: options.maxInflight,
       maxQueued: options.maxQueued,
       now: () => this.now,
-      onDrop: (s) => this.warnOnce(`drop:${s.clientId}`, `queue of client "${s.clientId}" is full (${options.maxQueued}): dropping its oldest messages`),
+      onDrop: (s) => {
+        this.figures.dropped++;
+        this.warnOnce(`drop:${s.clientId}`, `queue of client "${s.clientId}" is full (${options.maxQueued}): dropping its oldest messages`);
+      },
       onTooLarge: (s, m) =>
         this.platform.log('debug', `client "${s.clientId}": message on "${m.topic}" exceeds its maximum packet size; discarded [MQTT-3.1.2-25]`),
+      sent: this.figures.sent,
     };
   }
 
@@ -441,6 +448,8 @@ export class Server implements Core, RestoreTarget {
       }
       this.warnOnce(`pub:${message.topic}`, `bus publish to "${message.topic}" failed: ${describe(e)}`);
     }
+    // Counted once it is taken: a message refused above is sent again by its client.
+    this.figures.received[qos]++;
     if (retain) {
       const outcome = this.retained.set(message, qos);
       if (outcome === 'too-many') {

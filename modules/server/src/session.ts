@@ -77,6 +77,8 @@ export interface SessionLimits {
   onDrop(session: Session): void;
   /** Told when a message is dropped because it would exceed the client's maximum packet size. */
   onTooLarge(session: Session, message: Message): void;
+  /** PUBLISH packets sent to clients, by QoS (a resend is not counted again): the server's figures. */
+  readonly sent: number[];
 }
 
 /** A session's lasting state as plain data, for a store (see store.ts). Messages are listed once and referred to by index. */
@@ -171,8 +173,10 @@ export class Session {
       const link = this.link;
       if (!link) return; // QoS 0 is not kept for offline clients (3.1.2.4 allows either).
       const packet = publishPacket(link, message, 0, retain, false, 0, subscriptionIds, this.limits.now());
-      if (packet) link.write(packet);
-      else this.limits.onTooLarge(this, message);
+      if (packet) {
+        link.write(packet);
+        this.limits.sent[0]++;
+      } else this.limits.onTooLarge(this, message);
       return;
     }
     const seq = this.nextSeq++;
@@ -367,6 +371,7 @@ export class Session {
     if (p.subscriptionIds !== undefined) (m as { subscriptionIds?: readonly number[] }).subscriptionIds = p.subscriptionIds;
     this.inflight.set(packetId, m);
     link.write(packet);
+    this.limits.sent[p.qos]++;
     return m;
   }
 

@@ -59,6 +59,7 @@ describe('the platform package (wit/)', () => {
         'edgehost:platform/pubsub',
         'edgehost:platform/timer',
         'edgehost:platform/key-value',
+        'edgehost:platform/metrics',
         'wasi:filesystem/preopens',
         'wasi:filesystem/types',
       ],

@@ -39,6 +39,7 @@ test('a valid config resolves component paths against the config file and applie
     'edgehost:platform/pubsub',
     'edgehost:platform/timer',
     'edgehost:platform/key-value',
+    'edgehost:platform/metrics',
     'wasi:filesystem/preopens',
     'wasi:filesystem/types',
   ]);

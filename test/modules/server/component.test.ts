@@ -107,6 +107,17 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
   };
   imports['edgehost:platform/timer'] = { after: () => 1, every: () => 7, cancel: () => {}, nowMs: () => now };
   imports['edgehost:platform/key-value'] = (opts.kv ?? new FakeKeyValue([])).imports();
+  const metrics: [string, string, [string, string][], number][] = [];
+  imports['edgehost:platform/metrics'] = {
+    counterAdd: (name: string, labels: [string, string][], value: number) => {
+      metrics.push(['counter', name, labels, value]);
+      return ok;
+    },
+    gaugeSet: (name: string, labels: [string, string][], value: number) => {
+      metrics.push(['gauge', name, labels, value]);
+      return ok;
+    },
+  };
   const instance = await instantiate(async (name) => WebAssembly.compile(readFileSync(join(outDir, name))), imports);
   const received = (id: number): Packet[] => {
     const parser = new PacketParser(1 << 20);
@@ -122,6 +133,7 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
     subscribed,
     listened,
     logs,
+    metrics,
     received,
     advance: (ms: number) => {
       now += BigInt(ms);
@@ -285,5 +297,33 @@ describe('the server guest as a component', () => {
     assert.deepEqual(g.closed, []);
     g.advance(1500);
     assert.deepEqual(g.closed, [1]);
+  });
+
+  it('reports its figures through edgehost:platform/metrics on the check tick, then only what changed', async () => {
+    const g = await start({});
+    g.instance.lifecycle.init();
+    g.events([
+      opened(1),
+      data(
+        1,
+        connect('a'),
+        { type: 'publish', topic: 't/1', payload: enc('x'), qos: 0, retain: true, dup: false },
+        { type: 'subscribe', packetId: 1, subscriptions: [{ filter: 't/#', qos: 1 }] },
+      ),
+    ]);
+    assert.equal(g.metrics.length, 0, 'nothing is reported per event');
+    g.advance(1000);
+    const first = new Map(g.metrics.map(([, name, labels, value]) => [`${name}${labels.map(([k, v]) => `{${k}=${v}}`).join('')}`, value]));
+    assert.equal(first.get('mqtt_clients_connected'), 1);
+    assert.equal(first.get('mqtt_subscriptions'), 1);
+    assert.equal(first.get('mqtt_retained_messages'), 1);
+    assert.equal(first.get('mqtt_messages_received_total{qos=0}'), 1);
+    // The retained message went to the new subscription, at QoS 0 (the message's).
+    assert.equal(first.get('mqtt_messages_sent_total{qos=0}'), 1);
+    assert.equal(first.get('mqtt_messages_received_total{qos=2}'), 0, 'every series is reported the first time, zeros included');
+    g.metrics.length = 0;
+    g.events([data(1, { type: 'publish', topic: 'u/1', payload: enc('y'), qos: 0, retain: false, dup: false })]);
+    g.advance(1000);
+    assert.deepEqual(g.metrics, [['counter', 'mqtt_messages_received_total', [['qos', '0']], 1]]);
   });
 });
