@@ -11,11 +11,10 @@
 // Each storm connects from loopback addresses of its own (127.0.<storm>.x), so that the
 // per-address limits apply to the storm and not to the control client on 127.0.0.1, nor to
 // the next storm while the broker is still closing the last one's connections.
-import { WebSocket } from 'ws';
 import { type Clients, type Processes, WAIT_MS, withTimeout } from '../../modules/server/clients.ts';
 import { chunks, corpusBytes, fuzzSequence, rng } from './fuzz.ts';
 import type { StormTarget } from './measure.ts';
-import { closedByServerWithin, connectMany, openMany, publishPacket, Raw, remainingLength, subscribePacket } from './wire.ts';
+import { closedByServerWithin, connectMany, openMany, publishPacket, Raw, remainingLength, sendWebSocketMessage, subscribePacket } from './wire.ts';
 
 export type StormSize = 'short' | 'long';
 
@@ -283,27 +282,10 @@ export const oversizedWebSocket: Storm<{ clients: number; codes: number[] }> = {
   async run({ target, size }) {
     const [n, bytes] = size === 'short' ? [40, 512 * 1024] : [200, 1024 * 1024];
     const big = Buffer.alloc(bytes, 0x30);
-    const codes = await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${target.wsPort}/mqtt`, ['mqtt'], { localAddress: `127.0.8.${1 + (i % 10)}` });
-        ws.on('error', () => {});
-        const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-        const opened = await withTimeout(
-          new Promise<boolean>((resolve) => ws.once('open', () => resolve(true)).once('close', () => resolve(false))),
-          WAIT_MS,
-          'a WebSocket to open',
-        ).catch(() => false);
-        if (!opened) return -1;
-        ws.send(big);
-        // A broker that takes the message and waits for more keeps it open: the storm watches for a while.
-        const code = await withTimeout(closed, CLOSE_WINDOW_MS, 'a close').catch(() => 0);
-        ws.terminate();
-        return code;
-      }),
-    );
+    const codes = await Promise.all(Array.from({ length: n }, (_, i) => sendWebSocketMessage(target.wsPort, `127.0.8.${1 + (i % 10)}`, big, CLOSE_WINDOW_MS)));
     const tally = new Map<number, number>();
     for (const c of codes) tally.set(c, (tally.get(c) ?? 0) + 1);
-    const said = [...tally].map(([c, k]) => `${k}× ${c === -1 ? 'not opened' : c === 0 ? 'still open' : c}`).join(', ');
+    const said = [...tally].map(([c, k]) => `${k}× ${c === -1 ? 'upgrade refused' : c === 0 ? 'still open' : c}`).join(', ');
     return { result: { clients: n, codes }, summary: `${n} clients sent ${bytes / 1024} KiB each; close codes: ${said}` };
   },
 };

@@ -149,3 +149,62 @@ export async function closedByServerWithin(raws: Raw[], ms: number): Promise<num
   await withTimeout(Promise.all(raws.map((r) => r.closed)), ms, 'closes').catch(() => {});
   return raws.filter((r) => r.isClosed && r.endedByServer).length;
 }
+
+/**
+ * Opens a WebSocket (subprotocol `mqtt`) by hand from `localAddress` and sends `payload` as
+ * one binary message, then answers the close code the server sent: 1006 if it dropped the
+ * connection without one, 0 if it was still open after `ms`, -1 if it refused the upgrade.
+ * By hand because a WebSocket client library masks (so copies) every message it sends: for
+ * many large messages that work would land on the process that measures the control client.
+ * The mask key here is zero, so the one buffer goes to every connection as it is.
+ */
+export async function sendWebSocketMessage(port: number, localAddress: string, payload: Buffer, ms: number): Promise<number> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  open.add(socket);
+  let data = Buffer.alloc(0);
+  let upgraded = false;
+  try {
+    return await withTimeout(
+      new Promise<number>((resolve) => {
+        socket.on('error', () => {});
+        socket.once('close', () => resolve(upgraded ? 1006 : -1));
+        socket.once('connect', () => {
+          const key = Buffer.from(Array.from({ length: 16 }, (_, i) => i)).toString('base64');
+          socket.write(
+            `GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n`,
+          );
+        });
+        socket.on('data', (chunk) => {
+          data = Buffer.concat([data, chunk]);
+          if (!upgraded) {
+            const end = data.indexOf('\r\n\r\n');
+            if (end === -1) return;
+            if (!/^HTTP\/1\.1 101/.test(data.subarray(0, end).toString('latin1'))) return resolve(-1);
+            upgraded = true;
+            data = data.subarray(end + 4);
+            // FIN + binary; masked, 64-bit length; mask key 0.
+            const header = Buffer.alloc(14);
+            header[0] = 0x82;
+            header[1] = 0x80 | 127;
+            header.writeBigUInt64BE(BigInt(payload.length), 2);
+            socket.write(header);
+            socket.write(payload);
+          }
+          // A close frame from the server: opcode 8, its first two payload bytes the code.
+          if (data.length >= 2 && (data[0] & 0x0f) === 8) {
+            const length = data[1] & 0x7f;
+            if (length < 2) resolve(1005);
+            else if (data.length >= 4) resolve(data.readUInt16BE(2));
+          }
+        });
+      }),
+      ms,
+      'a close',
+    );
+  } catch {
+    return 0;
+  } finally {
+    socket.destroy();
+    open.delete(socket);
+  }
+}
