@@ -170,6 +170,8 @@ export class Subscriber {
   #dropped = 0;
   #deadLettered = 0;
   #reportedRoom: QueueRoom | undefined;
+  /** What a `block` queue took in since its last room report. */
+  #takenSinceReport = { bytes: 0, messages: 0 };
 
   #idleWaiters: (() => void)[] = [];
 
@@ -299,6 +301,8 @@ export class Subscriber {
       if (store) this.#journal?.append(message);
       this.#queue.push(message);
       this.#queuedBytes += size;
+      this.#takenSinceReport.bytes += size;
+      this.#takenSinceReport.messages++;
       this.#reportRoom();
       if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
       this.#wake();
@@ -340,7 +344,11 @@ export class Subscriber {
    * Publishers' workers refuse with `full` once what they sent uses up the
    * room last reported, so a report per message is not needed: one per eighth
    * of the capacity bounds what several publishers can overshoot by, and the
-   * moment it runs out or comes back is always reported.
+   * moment it runs out or comes back is always reported. Publishers also get a
+   * fresh report once what arrived since the last one could have used up their
+   * count (or an eighth of the capacity): a consumer that keeps up holds the
+   * room where it was, and without it they would count down to nothing and
+   * refuse forever.
    */
   #reportRoom(force = false) {
     const room = this.room;
@@ -350,9 +358,12 @@ export class Subscriber {
       const { capacity, capacityBytes } = this.#options;
       const empty = (r: QueueRoom) => r.bytes === 0 || r.messages === 0;
       const moved = Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 || Math.abs(room.messages - last.messages) >= capacity / 8;
-      if (!moved && empty(room) === empty(last)) return;
+      const taken = this.#takenSinceReport;
+      const spent = !empty(last) && (taken.messages >= Math.min(last.messages, capacity / 8) || taken.bytes >= Math.min(last.bytes, capacityBytes / 8));
+      if (!moved && !spent && empty(room) === empty(last)) return;
     }
     this.#reportedRoom = room;
+    this.#takenSinceReport = { bytes: 0, messages: 0 };
     this.#link.room(room);
   }
 

@@ -459,3 +459,22 @@ test('a block queue reports its room per eighth of its byte capacity, not per me
     [800, 700, 600, 500, 400, 300, 200, 100, 0],
   );
 });
+
+test('a block queue whose consumer keeps up reports its room afresh once publishers could have used up the last report', async () => {
+  const reports: QueueRoom[] = [];
+  const bus = new Bus();
+  bus.watchRoom((_id, room) => room && reports.push(room));
+  const sub = bus.addSubscriber('m', options({ capacity: 16, capacityBytes: 1_000_000, overflow: 'block', maxBatch: 1, lingerMs: 0 }), () => Promise.resolve());
+  sub.subscribe('t');
+  // Each message is delivered before the next arrives: the room stays at 16, but publishers
+  // counting down from the report at subscribe would run out after 16.
+  for (let i = 0; i < 40; i++) {
+    bus.publish('t', enc('x'));
+    await sub.idle();
+  }
+  assert.ok(reports.length >= 1 + 40 / 2, `${reports.length} reports for 40 messages (one per eighth of the capacity taken in)`);
+  assert.ok(
+    reports.every((r) => r.messages >= 15),
+    'the room was never short',
+  );
+});
