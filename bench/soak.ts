@@ -56,7 +56,7 @@ watchdog.unref();
 async function soak(target: StormTarget): Promise<void> {
   const clients = new Clients(() => target.port);
   const processes = new Processes();
-  const control = await Control.start(clients);
+  const control = await Control.start(target.port);
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const s of chosen) {

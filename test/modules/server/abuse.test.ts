@@ -27,7 +27,7 @@ const processes = new Processes();
 
 before(async () => {
   ({ host, target, port } = await startEdgehost());
-  control = await Control.start(clients);
+  control = await Control.start(port);
 });
 
 after(async () => {

@@ -1,12 +1,16 @@
 // The control client of the storms: one well-behaved MQTT.js client doing QoS 1 round
 // trips one after another (publish, PUBACK, its own message back through its
 // subscription), whose losses and latencies say what a storm did to everyone else.
-import type net from 'node:net';
-import type { MqttClient } from 'mqtt';
-import { type Clients, type Inbox, WAIT_MS, withTimeout } from '../../modules/server/clients.ts';
+//
+// It runs in a worker thread (control-worker.ts) with an event loop of its own: the storms
+// run in the process that measures, and a storm that keeps that event loop busy (opening
+// hundreds of connections, writing megabytes) would otherwise show up as the broker's latency.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { WAIT_MS, withTimeout } from '../../modules/server/clients.ts';
 
 /** A round trip not completed within this is counted lost (and the next one starts). */
-const ROUND_TRIP_TIMEOUT_MS = 5000;
+export const ROUND_TRIP_TIMEOUT_MS = 5000;
 
 export interface RoundTripStats {
   count: number;
@@ -15,47 +19,45 @@ export interface RoundTripStats {
   max: number;
 }
 
+/** What the worker posts: ready once subscribed, then one message per round trip. */
+export type ControlReport = { ready: true } | { rtt: number } | { lost: string } | { failed: string };
+
 export class Control {
   readonly rtts: number[] = [];
   lost = 0;
-  #running = true;
-  readonly #done: Promise<void>;
-  readonly #c: MqttClient;
-  readonly #inbox: Inbox;
+  readonly #worker: Worker;
   /** Called after each round trip, completed or lost. */
   #watchers = new Set<() => void>();
 
-  private constructor(c: MqttClient, inbox: Inbox) {
-    this.#c = c;
-    this.#inbox = inbox;
-    this.#done = this.#loop();
-  }
-
-  /** Connects as `control` through `clients` (MQTT 3.1.1) and starts the round trips. */
-  static async start(clients: Clients): Promise<Control> {
-    const { c, inbox } = await clients.connect('control', { protocolVersion: 4 });
-    // Without this, Nagle on the client's socket holds each PUBLISH behind the ACK of its
-    // previous PUBACK: a 40 ms delayed-ACK floor that has nothing to do with the server.
-    (c as unknown as { stream: net.Socket }).stream.setNoDelay(true);
-    await withTimeout(c.subscribeAsync('control/rt', { qos: 1 }), WAIT_MS, 'SUBACK');
-    return new Control(c, inbox);
-  }
-
-  async #loop(): Promise<void> {
-    let seq = 0;
-    while (this.#running) {
-      const payload = String(++seq);
-      const started = performance.now();
-      try {
-        await withTimeout(this.#c.publishAsync('control/rt', payload, { qos: 1 }), ROUND_TRIP_TIMEOUT_MS, 'PUBACK');
-        await this.#inbox.wait((m) => m.payload === payload, `round trip ${payload}`, ROUND_TRIP_TIMEOUT_MS);
-        this.rtts.push(performance.now() - started);
-      } catch {
-        this.lost++;
-      }
-      this.#inbox.messages.length = 0;
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (m: ControlReport) => {
+      if ('rtt' in m) this.rtts.push(m.rtt);
+      else if ('lost' in m) this.lost++;
       for (const w of this.#watchers) w();
+    });
+  }
+
+  /** Connects as `control` to the broker on `port` (MQTT 3.1.1) and starts the round trips. */
+  static async start(port: number): Promise<Control> {
+    const worker = new Worker(new URL('./control-worker.ts', import.meta.url), { workerData: { port } });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (m: ControlReport) => {
+        if ('ready' in m) resolve();
+        else if ('failed' in m) reject(new Error(`the control client could not start: ${m.failed}`));
+        else return;
+        worker.off('message', onMessage);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    try {
+      await withTimeout(ready, WAIT_MS * 2, 'the control client to connect and subscribe');
+    } catch (e) {
+      await worker.terminate();
+      throw e;
     }
+    return new Control(worker);
   }
 
   /** Round trips since `from` (an index into rtts): count, p50, p99, max in ms. */
@@ -86,8 +88,10 @@ export class Control {
     }
   }
 
+  /** Ends the round trips (the one in progress completes) and the client. */
   async stop(): Promise<void> {
-    this.#running = false;
-    await this.#done;
+    const exited = once(this.#worker, 'exit');
+    this.#worker.postMessage('stop');
+    await withTimeout(exited, WAIT_MS + ROUND_TRIP_TIMEOUT_MS, 'the control client to stop').catch(() => this.#worker.terminate());
   }
 }

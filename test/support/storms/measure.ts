@@ -39,10 +39,12 @@ export interface StormFigures {
 
 /**
  * Edgehost's resident memory under any storm, for the host these storms run (one server
- * module with its default budgets): its limits add up to about 450 MB (the guest's 128 MB
- * of linear memory, a 64 MB worker heap, 64 MB of unsent socket bytes, 32 MB of buffered
- * socket input host-wide, on top of the host's own ~150 MB and the module's ~18 MB).
- * Storms are measured against that with some headroom for V8's own growth.
+ * module with its default budgets). What a client of the server module can make the host
+ * hold adds up to about 460 MB: the guest's 128 MB of linear memory, its 64 MB worker heap,
+ * 64 MB of unsent socket bytes, 32 MB of socket input host-wide, on top of the host's own
+ * ~150 MB and the module's ~18 MB (README, Reliability). The module's delivery queue is left
+ * out: its own publishes do not come back to it, so no client of it fills it. The bound adds
+ * some headroom for V8's own growth.
  */
 export const RSS_BOUND_MB = 512;
 /** After a storm, the host's RSS comes back to within this of where it was before it. */

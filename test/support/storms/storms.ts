@@ -182,7 +182,7 @@ export const filtersTimesRetained: Storm<{ expected: number; received: number; m
     // QoS 0 as fast as the socket takes them, then one QoS 1 marker: its PUBACK says all arrived.
     const { c: seeder } = await clients.connect(`seeder-${size}`, { protocolVersion: 4 });
     for (let i = 0; i < n; i++) seeder.publish(`r/${i % 100}/${i}`, `${i}`, { qos: 0, retain: true });
-    await withTimeout(seeder.publishAsync('r/marker', 'done', { qos: 1, retain: true }), 60_000, 'the seeded retained messages');
+    await withTimeout(seeder.publishAsync('r/marker', 'done', { qos: 1, retain: true }), size === 'short' ? 60_000 : 180_000, 'the seeded retained messages');
     seeder.end(true);
   },
   async run({ target, size, processes }) {
