@@ -3,7 +3,7 @@
 // A bench module is bench/<name>.ts exporting `run(): Promise<BenchResult[]>` (bench/result.ts).
 // `npm run bench -- pipeline server` runs only those.
 import { existsSync } from 'node:fs';
-import os from 'node:os';
+import { printMachine } from './machine.ts';
 import type { BenchModule, BenchResult } from './result.ts';
 
 /** The whole bench must end by itself: past this, what was measured is printed and it exits 1. */
@@ -23,17 +23,7 @@ const modules: { name: string; file: string; what: string }[] = [
 // Child processes (the host) are killed in 'exit' handlers: make signals go through exit.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
-const cpus = os.cpus();
-console.log('edgehost bench');
-console.log(`  node ${process.version} (${process.execPath})`);
-console.log(`  cpu: ${cpus[0]?.model ?? 'unknown'}, ${os.availableParallelism()} cores available (${cpus.length} listed)`);
-console.log(
-  `  ${os.type()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}`,
-);
-console.log('');
+printMachine('edgehost bench');
 
 const results: { module: string; rows: BenchResult[] }[] = [];
 const notes: string[] = [];

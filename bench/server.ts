@@ -1,9 +1,12 @@
-// The MQTT server module against Mosquitto, under the same load, in the same run.
+// The MQTT server module against Mosquitto, and against aedes where aedes can take part, under
+// the same load, in the same run.
 //
-// Both brokers run as child processes on loopback ports of their own: edgehost with only
-// the server module (as `npm start` would run it), Mosquitto from a generated config with
-// the same in-flight and queue limits. The clients (mqtt.js) run in this process, so both
-// brokers are measured through the same client code on the same machine.
+// The brokers run as child processes on loopback ports of their own, one at a time: edgehost
+// with only the server module (as `npm start` would run it), Mosquitto from a generated config
+// with the same in-flight and queue limits, aedes with its defaults (bench/aedes-broker.ts).
+// The clients (mqtt.js) run in this process, so every broker is measured through the same
+// client code on the same machine. aedes speaks only MQTT 3.1.1: it is the baseline of the
+// 3.1.1 QoS 1 rows, the load where a broker's own work per message shows most.
 //
 //   fan-in   N publishers, each publishing M messages to bench/<i>; one subscriber on bench/#
 //   fan-out  one publisher, S subscribers on bench/fanout; deliveries = messages × subscribers
@@ -59,6 +62,8 @@ const shapeName = (s: Omit<Scenario, 'name' | 'version'>) =>
 const scenarios: Scenario[] = shapes.flatMap((shape) =>
   ([4, 5] as const).map((version) => ({ ...shape, version, name: `${shapeName(shape)}, MQTT ${version === 5 ? '5.0' : '3.1.1'}` })),
 );
+/** The scenarios aedes runs too. */
+const forAedes = (s: Scenario) => s.version === 4 && s.qos === 1;
 
 interface Measurement {
   /** Messages (fan-in) or deliveries (fan-out) per second. */
@@ -153,6 +158,25 @@ async function startEdgehost(dir: string): Promise<Broker> {
   return { name: 'edgehost', port, stop: () => stopChild(child) };
 }
 
+async function startAedes(): Promise<Broker> {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, [join(root, 'bench/aedes-broker.ts'), String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let name = 'aedes';
+  await waitForLine(
+    child,
+    'stdout',
+    (l) => {
+      const ready = /^(aedes \S+) ready$/.exec(l);
+      if (ready) name = ready[1];
+      return ready !== null;
+    },
+    'aedes to start',
+  );
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return { name, port, stop: () => stopChild(child) };
+}
+
 async function startMosquitto(): Promise<Broker> {
   // Limits set alike on both brokers; no persistence, as the edgehost side has none here.
   const broker = await Mosquitto.start({ persistence: false, maxInflight: MAX_INFLIGHT, maxQueued: MAX_QUEUED });
@@ -239,12 +263,14 @@ async function measure(broker: Broker, scenario: Scenario, tag: string): Promise
   }
 }
 
-async function runScenarios(broker: Broker): Promise<Measurement[]> {
+/** Runs `list` on `broker`, each scenario's measurement by its name. */
+async function runScenarios(broker: Broker, list: Scenario[]): Promise<Map<string, Measurement>> {
   // Warm up (JIT, connection set-up paths), not measured.
-  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100, version: 4 }, 'warmup');
-  await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100, version: 5 }, 'warmup5');
-  const out: Measurement[] = [];
-  for (const [i, s] of scenarios.entries()) out.push(await measure(broker, s, `s${i}`));
+  for (const version of new Set(list.map((s) => s.version))) {
+    await measure(broker, { name: 'warm-up', kind: 'fan-in', qos: 1, messages: 100, version }, `warmup${version}`);
+  }
+  const out = new Map<string, Measurement>();
+  for (const [i, s] of list.entries()) out.set(s.name, await measure(broker, s, `s${i}`));
   return out;
 }
 
@@ -260,31 +286,46 @@ export async function run(): Promise<BenchResult[]> {
   try {
     const edgehost = await startEdgehost(dir);
     brokers.push(edgehost);
+    // One broker at a time, so that they never compete for the CPU.
+    const ours = await runScenarios(edgehost, scenarios);
+    await edgehost.stop();
     const mosquitto = await startMosquitto();
     brokers.push(mosquitto);
-    // One broker at a time, so that they never compete for the CPU.
-    const ours = await runScenarios(edgehost);
-    await edgehost.stop();
-    const theirs = await runScenarios(mosquitto);
+    const theirs = await runScenarios(mosquitto, scenarios);
+    await mosquitto.stop();
+    const aedes = await startAedes();
+    brokers.push(aedes);
+    const aedesRates = await runScenarios(aedes, scenarios.filter(forAedes));
+    await aedes.stop();
 
     const results: BenchResult[] = [];
-    const rows: string[][] = [['scenario', 'edgehost', 'time', mosquitto.name, 'time', 'ratio']];
-    for (const [i, s] of scenarios.entries()) {
-      const a = ours[i];
-      const b = theirs[i];
+    const rows: string[][] = [['scenario', 'edgehost', 'time', mosquitto.name, 'time', 'ratio', aedes.name, 'time', 'ratio']];
+    const note = (m: Measurement) => (m.received < m.expected ? ` (${m.received}/${m.expected} in ${Math.round(m.ms)} ms)` : '');
+    const secs = (m: Measurement) => `${(m.ms / 1000).toFixed(2)} s`;
+    for (const s of scenarios) {
+      const a = ours.get(s.name)!;
+      const b = theirs.get(s.name)!;
+      const c = aedesRates.get(s.name);
       const unit = s.kind === 'fan-in' ? 'msg/s' : 'deliveries/s';
-      const ratio = a.rate / b.rate;
-      const note = (m: Measurement) => (m.received < m.expected ? ` (${m.received}/${m.expected} in ${Math.round(m.ms)} ms)` : '');
-      results.push({
-        name: s.name,
+      const row = (baseline: string, m: Measurement, suffix = '') => ({
+        name: `${s.name}${suffix}`,
         value: Math.round(a.rate),
         unit,
-        baseline: `${mosquitto.name}, same clients and load`,
-        baselineValue: Math.round(b.rate),
-        ratio,
+        baseline: `${baseline}, same clients and load`,
+        baselineValue: Math.round(m.rate),
+        ratio: a.rate / m.rate,
       });
-      const secs = (m: Measurement) => `${(m.ms / 1000).toFixed(2)} s`;
-      rows.push([s.name, `${Math.round(a.rate)} ${unit}${note(a)}`, secs(a), `${Math.round(b.rate)} ${unit}${note(b)}`, secs(b), ratio.toFixed(2)]);
+      results.push(row(mosquitto.name, b));
+      if (c) results.push(row(aedes.name, c, ' (vs aedes)'));
+      rows.push([
+        s.name,
+        `${Math.round(a.rate)} ${unit}${note(a)}`,
+        secs(a),
+        `${Math.round(b.rate)} ${unit}${note(b)}`,
+        secs(b),
+        (a.rate / b.rate).toFixed(2),
+        ...(c ? [`${Math.round(c.rate)} ${unit}${note(c)}`, secs(c), (a.rate / c.rate).toFixed(2)] : ['', '', '']),
+      ]);
     }
     printTable(rows);
     return results;

@@ -1,8 +1,8 @@
 // Installs the Debian packages an npm script needs beyond npm packages, when they are missing.
 //
-//   node scripts/system-deps.ts <test|bench|start|images>
+//   node scripts/system-deps.ts <test|bench|soak|start|images>
 //
-// Run by the npm scripts' pre-hooks (`pretest`, `prebench`, `prestart`, `preimages`), so that
+// Run by the npm scripts' pre-hooks (`pretest`, `prebench`, `presoak`, `prestart`, `preimages`), so that
 // `npm install && npm test` is the whole set-up on Debian or Ubuntu. For each requirement of the
 // purpose it checks that the requirement is present (commands looked up on PATH, files on disk).
 // - All present: prints nothing, exits 0. This runs before every `npm test`, so it only stats files.
@@ -21,11 +21,17 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-export const PURPOSES = ['test', 'bench', 'start', 'images'] as const;
+export const PURPOSES = ['test', 'bench', 'soak', 'start', 'images'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 /** How the user runs each purpose, for messages. */
-const NPM_COMMAND: Record<Purpose, string> = { test: 'npm test', bench: 'npm run bench', start: 'npm start', images: 'npm run images' };
+const NPM_COMMAND: Record<Purpose, string> = {
+  test: 'npm test',
+  bench: 'npm run bench',
+  soak: 'npm run soak',
+  start: 'npm start',
+  images: 'npm run images',
+};
 
 export interface Requirement {
   /** The Debian package that provides it. */
@@ -45,15 +51,15 @@ export interface Requirement {
 export const REQUIREMENTS: Requirement[] = [
   {
     package: 'mosquitto',
-    for: ['test', 'bench'],
-    usedBy: 'the MQTT broker: the baseline in bench/server.ts, and a reference peer for the server tests',
+    for: ['test', 'bench', 'soak'],
+    usedBy: 'the MQTT broker: the baseline in bench/server.ts and bench/soak.ts, and a reference peer for the server tests',
     commands: ['mosquitto'],
     sbin: true,
   },
   {
     package: 'mosquitto-clients',
-    for: ['test'],
-    usedBy: "mosquitto_sub and mosquitto_pub in the server module's integration tests",
+    for: ['test', 'soak'],
+    usedBy: "mosquitto_sub and mosquitto_pub in the server module's integration tests, and the reader of the soak's retained storm",
     commands: ['mosquitto_sub', 'mosquitto_pub'],
   },
   { package: 'graphviz', for: ['test', 'images'], usedBy: '`dot`, which renders images/architecture.dot', commands: ['dot'] },

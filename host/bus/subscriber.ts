@@ -170,7 +170,7 @@ export class Subscriber {
   #dropped = 0;
   #deadLettered = 0;
   #reportedRoom: QueueRoom | undefined;
-  /** Taken out of the queue since the room was last reported: publishers count down from that report and never see this. */
+  /** What a `block` queue took in since its last room report. */
   #takenSinceReport: QueueRoom = { bytes: 0, messages: 0 };
 
   #idleWaiters: (() => void)[] = [];
@@ -301,6 +301,8 @@ export class Subscriber {
       if (store) this.#journal?.append(message);
       this.#queue.push(message);
       this.#queuedBytes += size;
+      this.#takenSinceReport.bytes += size;
+      this.#takenSinceReport.messages++;
       this.#reportRoom();
       if (this.#timerKind === 'linger' && this.#queue.length - this.#head >= maxBatch) this.#clearTimer();
       this.#wake();
@@ -340,11 +342,13 @@ export class Subscriber {
 
   /**
    * Publishers' workers refuse with `full` once what they sent uses up the
-   * room last reported, so a report per message is not needed. A report goes
-   * out when the room moved by an eighth of the capacity (what other
-   * publishers took counts there), when an eighth was taken out of the queue
-   * (the publishers counted their own messages down; this gives it back even
-   * when the queue never fills), and when it runs out or comes back.
+   * room last reported, so a report per message is not needed: one per eighth
+   * of the capacity bounds what several publishers can overshoot by, and the
+   * moment it runs out or comes back is always reported. Publishers also get a
+   * fresh report once what arrived since the last one could have used up their
+   * count (or an eighth of the capacity): a consumer that keeps up holds the
+   * room where it was, and without it they would count down to nothing and
+   * refuse forever.
    */
   #reportRoom(force = false) {
     const room = this.room;
@@ -352,14 +356,11 @@ export class Subscriber {
     const last = this.#reportedRoom;
     if (!force && last) {
       const { capacity, capacityBytes } = this.#options;
-      const taken = this.#takenSinceReport;
       const empty = (r: QueueRoom) => r.bytes === 0 || r.messages === 0;
-      const moved =
-        Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 ||
-        Math.abs(room.messages - last.messages) >= capacity / 8 ||
-        taken.bytes >= capacityBytes / 8 ||
-        taken.messages >= capacity / 8;
-      if (!moved && empty(room) === empty(last)) return;
+      const moved = Math.abs(room.bytes - last.bytes) >= capacityBytes / 8 || Math.abs(room.messages - last.messages) >= capacity / 8;
+      const taken = this.#takenSinceReport;
+      const spent = !empty(last) && (taken.messages >= Math.min(last.messages, capacity / 8) || taken.bytes >= Math.min(last.bytes, capacityBytes / 8));
+      if (!moved && !spent && empty(room) === empty(last)) return;
     }
     this.#reportedRoom = room;
     this.#takenSinceReport = { bytes: 0, messages: 0 };
@@ -417,8 +418,6 @@ export class Subscriber {
       let bytes = 0;
       for (const m of batch) bytes += m.payload.length;
       this.#queuedBytes -= bytes;
-      this.#takenSinceReport.bytes += bytes;
-      this.#takenSinceReport.messages += batch.length;
       this.#reportRoom();
       this.#compact();
       this.#batch = batch;

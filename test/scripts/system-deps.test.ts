@@ -154,6 +154,7 @@ describe('system-deps: installing what is missing', () => {
     const expected: Record<Purpose, string[]> = {
       test: ['mosquitto', 'mosquitto-clients', 'graphviz', 'chromium', 'clang-14', 'lld-14', 'wasi-libc', 'libclang-rt-14-dev-wasm32'],
       bench: ['mosquitto'],
+      soak: ['mosquitto', 'mosquitto-clients'],
       images: ['graphviz'],
       start: [],
     };
@@ -259,6 +260,6 @@ describe('system-deps: when it cannot install, it stops with the packages and th
   it('an unknown purpose prints the usage and exits 2', () => {
     const r = fakeSystem().run('deploy');
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^usage: node scripts\/system-deps.ts <test\|bench\|start\|images>/);
+    assert.match(r.stderr, /^usage: node scripts\/system-deps.ts <test\|bench\|soak\|start\|images>/);
   });
 });

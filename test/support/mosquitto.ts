@@ -20,6 +20,8 @@ export interface MosquittoOptions {
   tls?: { cert: string; key: string };
   maxInflight?: number;
   maxQueued?: number;
+  /** Also serve MQTT over WebSocket (any path, subprotocol `mqtt`) on a second port of its own, `wsPort`. */
+  websockets?: boolean;
 }
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
@@ -47,6 +49,8 @@ export function mosquittoVersion(): string {
 
 export class Mosquitto {
   readonly port: number;
+  /** The WebSocket listener's port (0 without `websockets`). */
+  readonly wsPort: number;
   readonly dir: string;
   readonly config: string;
   readonly tls: boolean;
@@ -54,8 +58,9 @@ export class Mosquitto {
   output = '';
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, dir: string, config: string, tls: boolean) {
+  private constructor(port: number, wsPort: number, dir: string, config: string, tls: boolean) {
     this.port = port;
+    this.wsPort = wsPort;
     this.dir = dir;
     this.config = config;
     this.tls = tls;
@@ -64,6 +69,7 @@ export class Mosquitto {
   static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
     const dir = tempDir('edgehost-mosquitto-');
     const port = opts.port ?? (await freePort());
+    const wsPort = opts.websockets ? await freePort() : 0;
     const lines = [
       // Run as root (a container, CI), mosquitto drops to the user "mosquitto", which cannot write the temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
@@ -77,6 +83,8 @@ export class Mosquitto {
       'log_type error',
       'log_type warning',
       'log_type notice',
+      // Certificate lines above belong to the first listener: this one is plain WebSocket.
+      ...(opts.websockets ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     ];
     if (opts.users) {
       const file = join(dir, 'passwords');
@@ -88,13 +96,18 @@ export class Mosquitto {
     }
     const config = join(dir, 'mosquitto.conf');
     writeFileSync(config, `${lines.join('\n')}\n`);
-    const broker = new Mosquitto(port, dir, config, opts.tls !== undefined);
+    const broker = new Mosquitto(port, wsPort, dir, config, opts.tls !== undefined);
     await broker.start();
     return broker;
   }
 
   get url(): string {
     return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Its process id while it runs (for its memory in /proc/<pid>/status). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   get running(): boolean {

@@ -15,6 +15,9 @@ export const create: WorkerHalf<unknown>['create'] = (ctx) => {
   return {
     'edgehost:platform/logging': {
       log(level: string, message: string) {
+        // A line the logger would not write costs nothing and must not use up the budget:
+        // a flood of debug lines would otherwise crowd out the warnings that follow it.
+        if (!guest.isLevelEnabled(levels.has(level) ? level : 'info')) return;
         budgeted(() => {
           const text = message.length > MAX_LINE ? `${message.slice(0, MAX_LINE)}... (${message.length - MAX_LINE} more characters)` : message;
           guest[levels.has(level) ? (level as 'info') : 'info'](text);

@@ -14,6 +14,16 @@ import type { SocketEvent, SocketOps } from './ops.ts';
 
 /** Received bytes handed to the guest but not yet handled, above which every connection stops reading. */
 export const GUEST_BACKLOG_BYTES = 1024 * 1024;
+/** The received bytes an event carries (what `emit` counted for it). */
+const receivedBytes = (e: SocketEvent) => (e.tag === 'data' ? e.val[1].length : 0);
+
+/**
+ * Received bytes handed to the guest in one call (a single larger chunk goes alone). The
+ * guest's work grows with the packets in a call, not their bytes: a megabyte of tiny MQTT
+ * publishes is tens of thousands of them, seconds of interpreted work on a loaded machine,
+ * enough to run one call past its deadline and restart the module.
+ */
+export const CALL_INPUT_BYTES = 64 * 1024;
 /** A connection the guest closed whose peer does not finish the close in time is cut. */
 const CLOSE_GRACE_MS = 10_000;
 const HTTP_GET = Buffer.from('GET ');
@@ -134,14 +144,22 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
       return;
     }
     const events = batch;
-    const bytes = batchBytes;
     batch = [];
     batchBytes = 0;
-    worker
-      .request('events', events)
-      // A rejection is a guest trap, which the runtime handles; here it only settles the backlog.
-      .catch(() => {})
-      .finally(() => settleBacklog(bytes));
+    // In calls of at most CALL_INPUT_BYTES received bytes, in order.
+    let from = 0;
+    while (from < events.length) {
+      let bytes = 0;
+      let to = from;
+      do bytes += receivedBytes(events[to++]);
+      while (to < events.length && bytes + receivedBytes(events[to]) <= CALL_INPUT_BYTES);
+      worker
+        .request('events', events.slice(from, to))
+        // A rejection is a guest trap, which the runtime handles; here it only settles the backlog.
+        .catch(() => {})
+        .finally(() => settleBacklog(bytes));
+      from = to;
+    }
   };
   const emit = (event: SocketEvent, bytes = 0) => {
     batch.push(event);

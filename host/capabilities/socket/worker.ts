@@ -13,8 +13,8 @@ export const create: WorkerHalf<SocketGrant, SocketOps>['create'] = (ctx, grant)
   /** Connections the guest has been told about and has not closed: sends to others are refused here. */
   const open = new Set<number>();
   // Bytes sent but not yet handed to a connection by the main thread, per
-  // connection and in all: a guest cannot pile up more than its budgets in
-  // messages between the threads, whatever one call sends.
+  // connection and in all: a guest cannot pile up more than its module's budget
+  // in messages between the threads, whatever one call sends.
   const unsent = new Map<number, number>();
   let unsentTotal = 0;
   const hint = (address: string) => `--${ctx.moduleName}-socket-address ${address} (or modules.${ctx.moduleName}.grants.socket.listen)`;
@@ -68,7 +68,10 @@ export const create: WorkerHalf<SocketGrant, SocketOps>['create'] = (ctx, grant)
           );
         }
         const pending = unsent.get(id) ?? 0;
-        if (pending + data.length > grant.maxBufferedBytes || unsentTotal + data.length > ctx.limits.maxSocketBufferedBytes) {
+        // Only the module's total is held to its budget here. What one connection has on its
+        // way to the main thread measures how busy the main thread is, not whether the peer
+        // reads: a peer that reads is judged by its socket's backlog, on the main thread.
+        if (unsentTotal + data.length > ctx.limits.maxSocketBufferedBytes) {
           // The peer (or all of them) is not keeping up: the connection goes, as one that does not read.
           open.delete(id);
           ctx.service.notify('cut', id);

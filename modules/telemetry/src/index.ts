@@ -16,6 +16,12 @@ interface Device {
   /** `{"deviceId":"<id>","temperature":` as UTF-8: the constant start of every reading. */
   head: Uint8Array;
   seq: number;
+  /**
+   * A reading the host refused with `full` or `limited`: published again before this
+   * device samples anew. While it is held the device takes no new readings, so the
+   * device slows to what the bus accepts, nothing is lost and `seq` has no gaps.
+   */
+  held: Uint8Array | undefined;
 }
 
 interface Range {
@@ -28,8 +34,10 @@ let burst = 1;
 let temperature: Range = { min: 0, span: 0 };
 let pressure: Range = { min: 0, span: 0 };
 let timerId: number | undefined;
-/** Publish error kinds (`denied`, `limited`...) already logged: warn once per kind. */
+/** Publish error kinds (`denied`, `invalid`...) already logged: warn once per kind. */
 const warned = new Set<string>();
+/** Whether some device holds a reading back now: logged when that starts and when it ends. */
+let holdingBack = false;
 
 function range(cfg: ReturnType<typeof readConfig>, name: string): Range {
   const min = cfg.number(`${name}-min`);
@@ -89,6 +97,7 @@ export const lifecycle = {
       topic: prefix + id,
       head: encodeUtf8(`{"deviceId":${JSON.stringify(id)},"temperature":`),
       seq: 0,
+      held: undefined,
     }));
     const now = Number(nowMs());
     rngState = (now ^ Math.floor(now / 4294967296) ^ (devices.length * 0x9e3779b9)) | 0;
@@ -97,8 +106,35 @@ export const lifecycle = {
   },
 };
 
+/**
+ * Publishes `reading` for `d`. Answers false when the host said to try again later
+ * (`full`: a durable queue it would go to is full; `limited`: the publish rate limit),
+ * so the caller holds the reading back. Other refusals (`denied`, `invalid`) will not
+ * change on a retry: they are logged once per kind and the reading is given up.
+ */
+function send(d: Device, reading: Uint8Array): boolean {
+  try {
+    publish(d.topic, reading);
+    return true;
+  } catch (e) {
+    const kind = errorPayload(e)?.tag ?? 'error';
+    if (kind === 'full' || kind === 'limited') {
+      if (!holdingBack) {
+        holdingBack = true;
+        console.warn(`telemetry: holding readings back, the host answered ${describeError(e)}; devices sample again once it takes them`);
+      }
+      return false;
+    }
+    if (!warned.has(kind)) {
+      warned.add(kind);
+      console.warn(`telemetry: publish to ${d.topic} failed: ${describeError(e)} (further "${kind}" failures are not logged)`);
+    }
+    return true;
+  }
+}
+
 /** `,"timestamp":<ms>` is the same for every reading of a tick. */
-function publishReading(d: Device, timestampPart: Uint8Array): void {
+function reading(d: Device, timestampPart: Uint8Array): Uint8Array {
   d.seq++;
   const t = String(sample(temperature));
   const p = String(sample(pressure));
@@ -113,13 +149,20 @@ function publishReading(d: Device, timestampPart: Uint8Array): void {
   out.set(SEQ, at);
   at = putAscii(out, at + SEQ.length, q);
   out[at] = CLOSE;
-  try {
-    publish(d.topic, out);
-  } catch (e) {
-    const kind = errorPayload(e)?.tag ?? 'error';
-    if (!warned.has(kind)) {
-      warned.add(kind);
-      console.warn(`telemetry: publish to ${d.topic} failed: ${describeError(e)} (further "${kind}" failures are not logged)`);
+  return out;
+}
+
+/** The device's held reading first; then up to `burst` new ones, stopping at the first held back. */
+function sampleDevice(d: Device, timestampPart: Uint8Array): void {
+  if (d.held) {
+    if (!send(d, d.held)) return;
+    d.held = undefined;
+  }
+  for (let i = 0; i < burst; i++) {
+    const r = reading(d, timestampPart);
+    if (!send(d, r)) {
+      d.held = r;
+      return;
     }
   }
 }
@@ -130,8 +173,10 @@ export const timerHandler = {
     // A throw here would trap the instance: everything that can fail is caught.
     try {
       const timestampPart = encodeUtf8(`,"timestamp":${Number(nowMs())}`);
-      for (const d of devices) {
-        for (let i = 0; i < burst; i++) publishReading(d, timestampPart);
+      for (const d of devices) sampleDevice(d, timestampPart);
+      if (holdingBack && devices.every((d) => d.held === undefined)) {
+        holdingBack = false;
+        console.info('telemetry: the host takes readings again; every held reading was published');
       }
     } catch (e) {
       if (!warned.has('tick')) {

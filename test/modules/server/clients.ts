@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import mqtt from 'mqtt';
-import type { HostProcess } from '../../support/host-process.ts';
+import type { HostProcess, LogLine } from '../../support/host-process.ts';
 
 export const WAIT_MS = 10_000;
 
@@ -105,6 +105,7 @@ export function nextDisconnect(c: MqttClient, what: string): Promise<number> {
 
 export interface Cli {
   output: () => string;
+  stdout: () => string;
   exited: Promise<number | null>;
   /** Resolves when a stdout line matches. */
   line(match: RegExp, what: string): Promise<string>;
@@ -139,6 +140,7 @@ export class Processes {
     return {
       child,
       output,
+      stdout: () => stdout,
       exited,
       line: (match, what) => {
         const seen = stdout.split('\n').find((l) => match.test(l));
@@ -161,9 +163,13 @@ export class Processes {
   }
 }
 
-/** Fails if the host logged that a module stopped, trapped, ran past a limit or was restarted, or logged an error. */
+/** The host's log lines that say a module stopped, trapped, ran past a limit or was restarted, or that report an error. */
+export function moduleTrouble(host: HostProcess): LogLine[] {
+  return host.lines.filter((l) => (typeof l.code === 'string' && l.code.startsWith('EH_MODULE_')) || /restarting module/.test(l.msg) || l.level >= 50);
+}
+
+/** Fails if the host exited, or logged that a module stopped, trapped, ran past a limit or was restarted, or logged an error. */
 export function assertNoRestart(host: HostProcess): void {
   assert.equal(host.child.exitCode, null, `the host exited\n${host.stderr}`);
-  const bad = host.lines.filter((l) => (typeof l.code === 'string' && l.code.startsWith('EH_MODULE_')) || /restarting module/.test(l.msg) || l.level >= 50);
-  assert.deepEqual(bad, [], 'the host logged a module stop, restart or error');
+  assert.deepEqual(moduleTrouble(host), [], 'the host logged a module stop, restart or error');
 }

@@ -13,6 +13,7 @@ import { HostProcess, settle, writeConfig } from '../../support/host-process.ts'
 import { HttpSink } from '../../support/http-sink.ts';
 import { gateway, server, telemetry } from '../../support/modules.ts';
 import { freePort } from '../../support/ports.ts';
+import { connectPacket, PINGREQ, publishPacket } from '../../support/storms/wire.ts';
 
 const WAIT_MS = 10_000;
 /** How long "nothing arrives" is watched for, after a positive control showed the path works. */
@@ -114,45 +115,9 @@ function vanish(c: MqttClient): void {
   (c as unknown as { stream: { destroy(): void } }).stream.destroy();
 }
 
-// Raw MQTT 3.1.1 packets, for clients that misbehave.
-
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-function str(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-}
-
-function packet(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first, ...remainingLength(body.length)]), body]);
-}
-
-function connectPacket(clientId: string, { keepalive = 60, will }: { keepalive?: number; will?: { topic: string; payload: string } } = {}): Buffer {
-  const flags = 0x02 /* clean session */ | (will ? 0x04 /* will, QoS 0, not retained */ : 0);
-  const body = Buffer.concat([
-    str('MQTT'),
-    Buffer.from([4, flags, keepalive >> 8, keepalive & 0xff]),
-    str(clientId),
-    ...(will ? [str(will.topic), str(will.payload)] : []),
-  ]);
-  return packet(0x10, body);
-}
-
-function publishPacket(topic: string, payload: string): Buffer {
-  return packet(0x30, Buffer.concat([str(topic), Buffer.from(payload)]));
-}
+// Raw MQTT 3.1.1 packets (test/support/storms/wire.ts), for clients that misbehave.
 
 const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
-const PINGREQ = Buffer.from([0xc0, 0x00]);
 
 /** A TCP connection that records what the server sends and how the connection ends. */
 class RawClient {

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { WebSocket } from 'ws';
 import { type SocketEvent, type SocketGrant, type SocketOps, socketGrant } from '../../../../host/capabilities/socket/index.ts';
-import { bind, GUEST_BACKLOG_BYTES } from '../../../../host/capabilities/socket/service.ts';
+import { bind, CALL_INPUT_BYTES, GUEST_BACKLOG_BYTES } from '../../../../host/capabilities/socket/service.ts';
 import { create } from '../../../../host/capabilities/socket/worker.ts';
 import { fakeService, fakeWorkerContext } from '../../../support/capability-fakes.ts';
 
@@ -287,6 +287,23 @@ describe('tcp connections', () => {
     // opened, data and closed may span turns, but never one call per event for a burst
     assert.ok(s.batches.length <= s.events.length);
     assert.ok(s.batches.every((b) => b.length > 0));
+  });
+
+  test('a guest call carries at most CALL_INPUT_BYTES of received bytes, in order', async () => {
+    const s = await listening();
+    const clients = await Promise.all(Array.from({ length: 8 }, () => connect(s.port)));
+    const each = 256 * 1024;
+    // Eight peers at once: a turn reads far more than one call may carry.
+    for (const [i, c] of clients.entries()) c.write(Buffer.alloc(each, i + 1));
+    await s.until(() => s.opened().every((o) => s.received(o.id).length === each) && s.opened().length === 8);
+    const bytesOf = (b: SocketEvent[]) => b.reduce((n, e) => n + (e.tag === 'data' ? e.val[1].length : 0), 0);
+    const over = s.batches.filter((b) => bytesOf(b) > CALL_INPUT_BYTES && b.length > 1);
+    assert.deepEqual(over.map(bytesOf), []);
+    for (const [i, o] of s.opened().entries())
+      assert.ok(
+        s.received(o.id).every((x) => x === i + 1),
+        `connection ${o.id} got another's bytes`,
+      );
   });
 
   test('ids are not reused after a connection closes', async () => {
