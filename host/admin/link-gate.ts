@@ -13,7 +13,7 @@
 // WASI imports need no grant: language runtimes import wasi:filesystem and
 // friends whether they use them or not, and the sandbox answers them with
 // nothing (no preopens, no sockets) unless a grant (grants.filesystem) says otherwise.
-// Nor do capabilities marked `linkWithoutGrant` (metrics), for the same reason.
+// Nor do capabilities marked `linkWithoutGrant` (metrics, key-value), for the same reason.
 import type { AnyCapability } from '../capabilities/index.ts';
 import { capabilityFor } from '../capabilities/index.ts';
 import type { ResolvedModule } from '../config/load.ts';

@@ -84,7 +84,7 @@ export interface Capability<Grant = unknown, Ops extends CapabilityOps = NoOps> 
    * Links a component without a grant (the link-time gate, host/admin/link-gate.ts,
    * passes it): for a capability that every component of a world imports
    * whether it uses it or not, and whose refusal leaves the module all it
-   * needs to run (reporting its own metrics). Its calls are still denied.
+   * needs to run (metrics, key-value). Its calls are still denied.
    */
   linkWithoutGrant?: boolean;
   /** Keys this capability adds under `modules.<name>.limits`, with their defaults. */

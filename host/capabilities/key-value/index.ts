@@ -17,6 +17,10 @@ export const keyValue = defineCapability<KeyValueGrant>({
   interfaces: ['edgehost:platform/key-value'],
   grantKey: 'keyValue',
   grant: keyValueGrant,
+  // Every reference world imports it and componentize keeps every world import,
+  // so a module that never stores anything imports it too; refused, its calls
+  // answer `denied` and the module keeps running.
+  linkWithoutGrant: true,
   limits: {
     /** Bytes the module's store may hold: per entry its bucket name, key and value bytes, plus 64 for the row. Past it, writes get `limited`. */
     keyValueQuotaMb: z.number().int().positive().default(64),

@@ -45,26 +45,37 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
     },
   });
 
+  const publish = (topic: string, payload: Uint8Array) => {
+    const problem = topicNameProblem(topic);
+    if (problem) return hostError.invalid(problem);
+    if (!grant.publish.some((f) => topicMatches(f, topic))) {
+      return hostError.denied(ctx.denied(`publish to ${topic}`, `add "${topic}" (or a filter matching it) to ${grantKey('publish')}`));
+    }
+    if (payload.length > maxMessageBytes) {
+      return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${maxMessageBytes} (limits.maxMessageBytes)`);
+    }
+    if (!ctx.allow('publishPerSecond')) return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
+    // Checked last: the cheap refusals first, and only when some queue blocks at all.
+    const full = rooms.size > 0 ? take(topic, payload.length) : undefined;
+    if (full !== undefined) return hostError.full(`the queue of ${full} is full; nothing was published: try again once it drains`);
+    // Publishes of one call cross as one op, in order with everything else the module sends.
+    ctx.service.append('publish', { topic, payload });
+    return ok(undefined);
+  };
+
+  /** `publish` for each message in order, stopping at the first refusal (WIT `publish-batch`). */
+  const publishBatch = (messages: { topic: string; payload: Uint8Array }[]) => {
+    for (let i = 0; i < messages.length; i++) {
+      const r = publish(messages[i].topic, messages[i].payload);
+      if (r.tag === 'err') return { tag: 'err' as const, val: { published: i, error: r.val } };
+    }
+    return ok(undefined);
+  };
+
   return {
     'edgehost:platform/pubsub': {
-      publish(topic: string, payload: Uint8Array) {
-        const problem = topicNameProblem(topic);
-        if (problem) return hostError.invalid(problem);
-        if (!grant.publish.some((f) => topicMatches(f, topic))) {
-          return hostError.denied(ctx.denied(`publish to ${topic}`, `add "${topic}" (or a filter matching it) to ${grantKey('publish')}`));
-        }
-        if (payload.length > maxMessageBytes) {
-          return hostError.invalid(`payload of ${payload.length} bytes exceeds the module's limit of ${maxMessageBytes} (limits.maxMessageBytes)`);
-        }
-        if (!ctx.allow('publishPerSecond'))
-          return hostError.limited(`publish rate limit of ${ctx.limits.publishPerSecond}/s reached (limits.publishPerSecond)`);
-        // Checked last: the cheap refusals first, and only when some queue blocks at all.
-        const full = rooms.size > 0 ? take(topic, payload.length) : undefined;
-        if (full !== undefined) return hostError.full(`the queue of ${full} is full; nothing was published: try again once it drains`);
-        // Publishes of one call cross as one op, in order with everything else the module sends.
-        ctx.service.append('publish', { topic, payload });
-        return ok(undefined);
-      },
+      publish,
+      publishBatch,
       subscribe(filter: string) {
         const problem = topicFilterProblem(filter);
         if (problem) return hostError.invalid(problem);

@@ -3,9 +3,9 @@
 //   {"deviceId":"sensor-1","temperature":21.37,"pressure":1001.5,"timestamp":1732400000000,"seq":1}
 
 import type { Message } from 'edgehost:platform/message-handler@0.1.0';
-import { publish } from 'edgehost:platform/pubsub@0.1.0';
+import { type Outgoing, publishBatch } from 'edgehost:platform/pubsub@0.1.0';
 import { every, nowMs } from 'edgehost:platform/timer@0.1.0';
-import { ConfigError, describeError, errorPayload, installConsole, nonEmptyStringList, readConfig } from '../../shared/guest.ts';
+import { ConfigError, describeError, installConsole, nonEmptyStringList, readConfig } from '../../shared/guest.ts';
 import { encodeUtf8 } from '../../shared/utf8.ts';
 import moduleJson from '../module.json' with { type: 'json' };
 
@@ -106,33 +106,6 @@ export const lifecycle = {
   },
 };
 
-/**
- * Publishes `reading` for `d`. Answers false when the host said to try again later
- * (`full`: a durable queue it would go to is full; `limited`: the publish rate limit),
- * so the caller holds the reading back. Other refusals (`denied`, `invalid`) will not
- * change on a retry: they are logged once per kind and the reading is given up.
- */
-function send(d: Device, reading: Uint8Array): boolean {
-  try {
-    publish(d.topic, reading);
-    return true;
-  } catch (e) {
-    const kind = errorPayload(e)?.tag ?? 'error';
-    if (kind === 'full' || kind === 'limited') {
-      if (!holdingBack) {
-        holdingBack = true;
-        console.warn(`telemetry: holding readings back, the host answered ${describeError(e)}; devices sample again once it takes them`);
-      }
-      return false;
-    }
-    if (!warned.has(kind)) {
-      warned.add(kind);
-      console.warn(`telemetry: publish to ${d.topic} failed: ${describeError(e)} (further "${kind}" failures are not logged)`);
-    }
-    return true;
-  }
-}
-
 /** `,"timestamp":<ms>` is the same for every reading of a tick. */
 function reading(d: Device, timestampPart: Uint8Array): Uint8Array {
   d.seq++;
@@ -152,17 +125,67 @@ function reading(d: Device, timestampPart: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The device's held reading first; then up to `burst` new ones, stopping at the first held back. */
-function sampleDevice(d: Device, timestampPart: Uint8Array): void {
+/** A reading on its way out, with the device's `seq` before it was taken. */
+interface Pending {
+  device: Device;
+  reading: Uint8Array;
+  seqBefore: number;
+}
+
+/** The device's held reading first, then `burst` new ones. */
+function sampleDevice(d: Device, timestampPart: Uint8Array, out: Pending[]): void {
   if (d.held) {
-    if (!send(d, d.held)) return;
+    out.push({ device: d, reading: d.held, seqBefore: d.seq - 1 });
     d.held = undefined;
   }
   for (let i = 0; i < burst; i++) {
-    const r = reading(d, timestampPart);
-    if (!send(d, r)) {
-      d.held = r;
+    const seqBefore = d.seq;
+    out.push({ device: d, reading: reading(d, timestampPart), seqBefore });
+  }
+}
+
+/**
+ * Publishes the tick's readings in one host call (each import call costs more
+ * in the component glue than building a reading does). When the host says to
+ * try again later (`full`: a durable queue it would go to is full; `limited`:
+ * the publish rate limit), each device keeps its first unpublished reading and
+ * takes back the rest (its `seq` goes back too), and samples nothing new until
+ * that one is published: devices slow to what the bus accepts, nothing is lost
+ * and `seq` has no gaps. Other refusals (`denied`, `invalid`) will not change
+ * on a retry: that reading is given up, logged once per kind, and the rest go on.
+ */
+function publishAll(pending: Pending[]): void {
+  let from = 0;
+  while (from < pending.length) {
+    const messages: Outgoing[] = [];
+    for (let i = from; i < pending.length; i++) messages.push({ topic: pending[i].device.topic, payload: pending[i].reading });
+    try {
+      publishBatch(messages);
       return;
+    } catch (e) {
+      // `publish-batch` throws its batch-error record: how many went, and why the next did not.
+      const refusal = (e as { payload?: { published: number; error: { tag: string; val: string } } }).payload;
+      if (typeof refusal?.published !== 'number') throw e;
+      const at = from + refusal.published;
+      const kind = refusal.error.tag;
+      if (kind === 'full' || kind === 'limited') {
+        if (!holdingBack) {
+          holdingBack = true;
+          console.warn(`telemetry: holding readings back, the host answered ${kind}: ${refusal.error.val}; devices sample again once it takes them`);
+        }
+        for (let i = pending.length - 1; i >= at; i--) {
+          const p = pending[i];
+          // From the last back, so each device ends up holding its first unpublished reading.
+          p.device.held = p.reading;
+          p.device.seq = p.seqBefore + 1;
+        }
+        return;
+      }
+      if (!warned.has(kind)) {
+        warned.add(kind);
+        console.warn(`telemetry: publish to ${pending[at].device.topic} failed: ${kind}: ${refusal.error.val} (further "${kind}" failures are not logged)`);
+      }
+      from = at + 1;
     }
   }
 }
@@ -173,7 +196,9 @@ export const timerHandler = {
     // A throw here would trap the instance: everything that can fail is caught.
     try {
       const timestampPart = encodeUtf8(`,"timestamp":${Number(nowMs())}`);
-      for (const d of devices) sampleDevice(d, timestampPart);
+      const pending: Pending[] = [];
+      for (const d of devices) sampleDevice(d, timestampPart, pending);
+      publishAll(pending);
       if (holdingBack && devices.every((d) => d.held === undefined)) {
         holdingBack = false;
         console.info('telemetry: the host takes readings again; every held reading was published');

@@ -59,7 +59,7 @@ test('the http-service world has the bus and wasi:http, with both kinds of expor
   const [m] = loadConfig(parseCli(['--config', file])).modules;
   assert.deepEqual(
     m.capabilities.map((c) => c.name),
-    ['logging', 'config', 'pubsub', 'http-server'],
+    ['logging', 'config', 'pubsub', 'http-server', 'key-value', 'metrics'],
   );
   assert.ok(m.worldSpec.exports.includes('wasi:http/incoming-handler') && m.worldSpec.exports.includes('edgehost:platform/lifecycle'));
   assert.ok(transpileOptions(m).asyncExports.includes('edgehost:platform/lifecycle@0.1.0#init'));

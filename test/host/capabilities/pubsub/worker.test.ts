@@ -7,7 +7,7 @@ import { fakeWorkerContext } from '../../../support/capability-fakes.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 type Result = { tag: string; val?: unknown };
-type Pubsub = Record<'publish' | 'subscribe' | 'unsubscribe', (...args: unknown[]) => Result>;
+type Pubsub = Record<'publish' | 'publishBatch' | 'subscribe' | 'unsubscribe', (...args: unknown[]) => Result>;
 
 function setup(grant: { publish?: string[]; subscribe?: string[] }, limits: Record<string, number> = {}, allow = () => true) {
   const fake = fakeWorkerContext<PubsubOps>('m', { limits: { ...(moduleLimits.parse({}) as Record<string, number>), ...limits }, allow });
@@ -29,6 +29,29 @@ test('publishes inside the grant go to the service as one op per run of publishe
       ['publish', ['telemetry/c']],
     ],
   );
+});
+
+test('publish-batch publishes in order as one op and stops at the first refusal, saying how many went and why the next did not', () => {
+  const { host, sent } = setup({ publish: ['telemetry/#'] });
+  const m = (topic: string, s: string) => ({ topic, payload: bytes(s) });
+  assert.deepEqual(host.publishBatch([m('telemetry/a', '1'), m('telemetry/b', '2')]), { tag: 'ok', val: undefined });
+  const r = host.publishBatch([m('telemetry/c', '3'), m('commands/x', '4'), m('telemetry/d', '5')]);
+  const refusal = r.val as { published: number; error: { tag: string } };
+  assert.equal(r.tag, 'err');
+  assert.equal(refusal.published, 1);
+  assert.equal(refusal.error.tag, 'denied');
+  assert.deepEqual(
+    sent.map((s) => [s.op, (s.args as { topic: string }[]).map((x) => x.topic)]),
+    [['publish', ['telemetry/a', 'telemetry/b', 'telemetry/c']]],
+  );
+});
+
+test('publish-batch counts each message against the rate limit', () => {
+  let left = 2;
+  const { host, sent } = setup({ publish: ['#'] }, { publishPerSecond: 2 }, () => left-- > 0);
+  const r = host.publishBatch(['a', 'b', 'c'].map((t) => ({ topic: t, payload: bytes(t) })));
+  assert.deepEqual(r, { tag: 'err', val: { published: 2, error: { tag: 'limited', val: 'publish rate limit of 2/s reached (limits.publishPerSecond)' } } });
+  assert.equal((sent[0].args as unknown[]).length, 2);
 });
 
 test('a publish outside the grant is denied with the key that would allow it', () => {
