@@ -141,14 +141,21 @@ export type OpHandlers<T extends Record<string, Op<unknown, unknown>>> = {
   [K in keyof T]: (args: T[K]['args']) => T[K]['result'] | Promise<T[K]['result']>;
 };
 
+/** Turns the items appended to one op into its args, and the buffers to transfer with them. */
+export type Packer<I, Args> = (items: I[]) => { args: Args; transfer: Transferable[] };
+
 /** One side of a capability's channel. */
 export interface Channel<Out extends Record<string, Op<unknown, unknown>>> {
   /** Sends an op and resolves with the other half's answer (rejects with its error). */
   request<K extends keyof Out & string>(op: K, args: Out[K]['args'], transfer?: Transferable[]): Promise<Out[K]['result']>;
   /** Sends an op nobody answers; the other half still handles it, in order. */
   notify<K extends keyof Out & string>(op: K, args: Out[K]['args'], transfer?: Transferable[]): void;
-  /** Like notify for ops whose args are a list: consecutive appends of one op cross as one list. */
-  append<K extends keyof Out & string>(op: K, item: Out[K]['args'] extends readonly (infer I)[] ? I : never): void;
+  /**
+   * Like notify for many small items: consecutive appends of one op cross as
+   * one op, whose args `pack` makes from their list when the turn's messages
+   * leave (with the buffers to transfer rather than copy).
+   */
+  append<K extends keyof Out & string, I>(op: K, item: I, pack: Packer<I, Out[K]['args']>): void;
 }
 
 // ---------------------------------------------------------------------------

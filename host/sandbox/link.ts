@@ -2,7 +2,7 @@
 // as one postMessage per turn of the event loop (crossing a thread costs more
 // than most messages' own work), keeps requests waiting for their replies, and
 // routes capability ops to their handlers. Both sides use it.
-import type { Channel, Op } from '../capabilities/capability.ts';
+import type { Channel, Op, Packer } from '../capabilities/capability.ts';
 import type { Message } from './protocol.ts';
 
 interface Port {
@@ -24,6 +24,8 @@ export class Link<Out> {
   #nextId = 1;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly #ops = new Map<string, OpTable>();
+  /** Appended notifies queued this turn, with what packs each one's list. */
+  readonly #packers = new Map<Wire, Packer<unknown, unknown>>();
 
   constructor(port: Port, trace?: (direction: 'out' | 'in', message: unknown) => void) {
     this.#port = port;
@@ -54,6 +56,12 @@ export class Link<Out> {
     const transfer = this.#transfer;
     this.#queue = [];
     this.#transfer = [];
+    for (const [message, pack] of this.#packers) {
+      const packed = pack(message.args as unknown[]);
+      message.args = packed.args;
+      for (const t of packed.transfer) transfer.push(t);
+    }
+    this.#packers.clear();
     if (this.#trace) for (const m of batch) this.#trace('out', m);
     this.#port.postMessage(batch, transfer);
   }
@@ -63,19 +71,25 @@ export class Link<Out> {
     return {
       request: (op, args, transfer) => this.request(cap, op, args, transfer) as Promise<never>,
       notify: (op, args, transfer) => this.send({ t: 'notify', cap, op, args } as unknown as Message<Out>, transfer),
-      append: (op, item) => this.append(cap, op, item),
+      append: (op, item, pack) => this.append(cap, op, item, pack as Packer<unknown, unknown>),
     };
   }
 
   /**
-   * Adds `item` to the list carried by the last queued message when that is a
-   * notify of the same op (many small publishes then cross as one op), else
-   * queues a notify of `[item]`: the order of everything sent stays as it was.
+   * Adds `item` to the list of the last queued message when that is a notify
+   * of the same op (many small publishes then cross as one op), else queues a
+   * notify of `[item]`: the order of everything sent stays as it was. `pack`
+   * turns the list into the op's args when the turn's messages leave.
    */
-  append(cap: string, op: string, item: unknown): void {
+  append(cap: string, op: string, item: unknown, pack: Packer<unknown, unknown>): void {
     const last = this.#queue[this.#queue.length - 1] as Wire | undefined;
-    if (last !== undefined && last.t === 'notify' && last.cap === cap && last.op === op) (last.args as unknown[]).push(item);
-    else this.send({ t: 'notify', cap, op, args: [item] } as unknown as Message<Out>);
+    if (last !== undefined && last.t === 'notify' && last.cap === cap && last.op === op && this.#packers.has(last)) {
+      (last.args as unknown[]).push(item);
+      return;
+    }
+    const message = { t: 'notify', cap, op, args: [item] } as const;
+    this.#packers.set(message, pack);
+    this.send(message as unknown as Message<Out>);
   }
 
   request(cap: string, op: string, args: unknown, transfer?: readonly Transferable[]): Promise<unknown> {

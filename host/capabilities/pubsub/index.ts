@@ -5,7 +5,8 @@ import { type PubsubGrant, pubsubGrant } from './grant.ts';
 import type { PubsubOps } from './ops.ts';
 
 export { type PubsubGrant, pubsubGrant } from './grant.ts';
-export type { PubsubOps, WireMessage } from './ops.ts';
+export type { PubsubOps } from './ops.ts';
+export type { PackedMessages } from './packed.ts';
 
 export const pubsub = defineCapability<PubsubGrant, PubsubOps>({
   name: 'pubsub',

@@ -6,6 +6,7 @@ import { throttledLog } from '../../log-throttle.ts';
 import type { ServiceHalf } from '../capability.ts';
 import type { PubsubGrant } from './grant.ts';
 import type { PubsubOps } from './ops.ts';
+import { forEachPacked, pack } from './packed.ts';
 
 export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) => {
   const entry = () => module.entry as { delivery: SubscriberOptions; subscriptions: string[] };
@@ -13,10 +14,8 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
     // Waits for the instance to be ready, waking a module in idle sleep.
     const worker = module.readyWorker() ?? (await module.worker());
     try {
-      await worker.request(
-        'deliver',
-        batch.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: m.publishedAt })),
-      );
+      const packed = pack(batch, true);
+      await worker.request('deliver', packed.args, packed.transfer);
     } catch (e) {
       const reason = (e as Error).message;
       module.logger.warn(
@@ -46,18 +45,19 @@ export const bind: ServiceHalf<PubsubGrant, PubsubOps>['bind'] = (host, module) 
 
   return {
     handlers: {
-      publish(messages) {
-        for (const m of messages) {
+      publish(packed) {
+        forEachPacked(packed, (topic, view) => {
           try {
-            host.bus.publish(m.topic, m.payload, module.name);
+            // A copy of its own: queues keep it, and a view would keep the whole batch's buffer.
+            host.bus.publish(topic, view.slice(), module.name);
           } catch (e) {
             // The worker checked the topic; what fails here is a durable queue refusing the write.
             module.logger.error(
-              { err: e, topic: m.topic },
-              `a message module ${module.name} published to ${m.topic} could not be queued everywhere: ${(e as Error).message}`,
+              { err: e, topic },
+              `a message module ${module.name} published to ${topic} could not be queued everywhere: ${(e as Error).message}`,
             );
           }
-        }
+        });
       },
       subscribe: (filter) => {
         const held = subscriber.stats().filters;

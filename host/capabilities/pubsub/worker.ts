@@ -1,9 +1,11 @@
 import { filterCovers, topicFilterProblem, topicMatches, topicNameProblem } from '../../../packages/mqtt-topic/topic.ts';
 import { hostError, ok, type WorkerHalf } from '../capability.ts';
 import type { PubsubGrant } from './grant.ts';
-import type { PubsubOps, WireMessage } from './ops.ts';
+import type { PubsubOps } from './ops.ts';
+import { forEachPacked, pack } from './packed.ts';
 
 const HANDLER = 'edgehost:platform/message-handler';
+const packPublishes = (items: { topic: string; payload: Uint8Array }[]) => pack(items, false);
 
 export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant) => {
   const grantKey = (list: 'publish' | 'subscribe') => `modules.${ctx.moduleName}.grants.pubsub.${list}`;
@@ -39,8 +41,10 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
       if (filters && filters.length > 0) rooms.set(subscriber, { filters, bytes: bytes ?? 0, messages: messages ?? 0 });
       else rooms.delete(subscriber);
     },
-    deliver: (messages: WireMessage[]) => {
-      const batch = messages.map((m) => ({ topic: m.topic, payload: m.payload, publishedAt: BigInt(m.publishedAt) }));
+    deliver: (packed) => {
+      // The payloads stay views into the packed buffer: the call copies them into the guest.
+      const batch: { topic: string; payload: Uint8Array; publishedAt: bigint }[] = [];
+      forEachPacked(packed, (topic, payload, publishedAt) => batch.push({ topic, payload, publishedAt: BigInt(publishedAt) }));
       return ctx.callGuest(HANDLER, 'handle', [batch]).then(() => undefined);
     },
   });
@@ -59,7 +63,7 @@ export const create: WorkerHalf<PubsubGrant, PubsubOps>['create'] = (ctx, grant)
     const full = rooms.size > 0 ? take(topic, payload.length) : undefined;
     if (full !== undefined) return hostError.full(`the queue of ${full} is full; nothing was published: try again once it drains`);
     // Publishes of one call cross as one op, in order with everything else the module sends.
-    ctx.service.append('publish', { topic, payload });
+    ctx.service.append('publish', { topic, payload }, packPublishes);
     return ok(undefined);
   };
 

@@ -132,11 +132,15 @@ interface Pending {
   seqBefore: number;
 }
 
-/** The device's held reading first, then `burst` new ones. */
+/**
+ * `burst` new readings of the device; or, when it holds one back, only that one: while
+ * the host refuses, a tick builds nothing it would have to take back.
+ */
 function sampleDevice(d: Device, timestampPart: Uint8Array, out: Pending[]): void {
   if (d.held) {
     out.push({ device: d, reading: d.held, seqBefore: d.seq - 1 });
     d.held = undefined;
+    return;
   }
   for (let i = 0; i < burst; i++) {
     const seqBefore = d.seq;

@@ -4,12 +4,12 @@ import { errorText, Link, MAX_ERROR_TEXT } from '../../../host/sandbox/link.ts';
 
 /** Two links joined back to back, as the main thread and a worker are: every postMessage is recorded. */
 function pair() {
-  const posted: { from: 'a' | 'b'; batch: unknown[] }[] = [];
+  const posted: { from: 'a' | 'b'; batch: unknown[]; transfer?: readonly unknown[] }[] = [];
   let a!: Link<unknown>;
   let b!: Link<unknown>;
   const deliver = (to: () => Link<unknown>, from: 'a' | 'b') => ({
-    postMessage(batch: unknown) {
-      posted.push({ from, batch: batch as unknown[] });
+    postMessage(batch: unknown, transfer?: readonly unknown[]) {
+      posted.push({ from, batch: batch as unknown[], transfer });
       for (const m of batch as { t: string; id: number; value?: unknown; error?: string }[]) {
         if (m.t === 'reply') to().settle(m.id, m.value, m.error);
         else to().receive(m as never, (id, value, error) => to().send({ t: 'reply', id, value, error } as never));
@@ -36,21 +36,27 @@ test('messages of one turn cross in one postMessage, in the order they were sent
   assert.equal(posted.filter((p) => p.from === 'a').length, 1);
 });
 
-test('append extends the list of the last notify of the same op, and only that', async () => {
-  const { a, b } = pair();
+test('append extends the list of the last notify of the same op, and only that; each list is packed as it leaves, its buffers transferred', async () => {
+  const { a, b, posted } = pair();
   const seen: unknown[] = [];
-  b.handle('cap', { list: (args) => seen.push(['list', args]), other: (args) => seen.push(['other', args]) });
-  const ch = a.channel<{ list: { args: number[]; result: undefined }; other: { args: string; result: undefined } }>('cap');
-  ch.append('list', 1);
-  ch.append('list', 2);
+  b.handle('cap', { list: (args) => seen.push(['list', [...(args as Uint8Array)]]), other: (args) => seen.push(['other', args]) });
+  const ch = a.channel<{ list: { args: Uint8Array; result: undefined }; other: { args: string; result: undefined } }>('cap');
+  const pack = (items: number[]) => {
+    const args = Uint8Array.from(items);
+    return { args, transfer: [args.buffer] };
+  };
+  ch.append('list', 1, pack);
+  ch.append('list', 2, pack);
   ch.notify('other', 'x');
-  ch.append('list', 3);
+  ch.append('list', 3, pack);
   await turn();
   assert.deepEqual(seen, [
     ['list', [1, 2]],
     ['other', 'x'],
     ['list', [3]],
   ]);
+  assert.equal(posted.length, 1);
+  assert.equal(posted[0].transfer?.length, 2);
 });
 
 test('a request resolves with the handler result, async or not, and rejects with its error text', async () => {

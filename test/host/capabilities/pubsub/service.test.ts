@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BusMessage } from '../../../../host/bus/bus.ts';
-import { type PubsubOps, pubsubGrant, type WireMessage } from '../../../../host/capabilities/pubsub/index.ts';
+import { type PubsubOps, pubsubGrant } from '../../../../host/capabilities/pubsub/index.ts';
+import { forEachPacked, pack } from '../../../../host/capabilities/pubsub/packed.ts';
 import { bind } from '../../../../host/capabilities/pubsub/service.ts';
 import { deliveryOptions } from '../../../../host/config/schema.ts';
 import { fakeService } from '../../../support/capability-fakes.ts';
@@ -9,12 +10,20 @@ import { fakeService } from '../../../support/capability-fakes.ts';
 const bytes = (s: string) => new TextEncoder().encode(s);
 const entry = (subscriptions: string[], delivery: Record<string, unknown> = {}) => ({ subscriptions, delivery: deliveryOptions.parse(delivery) });
 
-function setup(subscriptions: string[], deliver: (batch: WireMessage[]) => Promise<void> | void = () => {}) {
-  const delivered: WireMessage[][] = [];
+interface Delivered {
+  topic: string;
+  payload: Uint8Array;
+  publishedAt: number;
+}
+
+function setup(subscriptions: string[], deliver: (batch: Delivered[]) => Promise<void> | void = () => {}) {
+  const delivered: Delivered[][] = [];
   const f = fakeService<PubsubOps>('m', {
     entry: entry(subscriptions),
     toWorker: {
-      deliver: async (batch) => {
+      deliver: async (packed) => {
+        const batch: Delivered[] = [];
+        forEachPacked(packed, (topic, payload, publishedAt) => batch.push({ topic, payload, publishedAt }));
         delivered.push(batch);
         await deliver(batch);
       },
@@ -38,7 +47,7 @@ test('declared subscriptions queue messages before the instance is ready; they a
   );
 });
 
-test("the worker's publishes reach the bus in order, with the module as publisher", () => {
+test("the worker's packed publishes reach the bus in order, each payload a copy of its own", async () => {
   const s = setup([]);
   const seen: BusMessage[] = [];
   s.bus
@@ -46,11 +55,24 @@ test("the worker's publishes reach the bus in order, with the module as publishe
       seen.push(...batch);
     })
     .subscribe('#');
-  s.binding.handlers.publish([
-    { topic: 't/1', payload: bytes('1') },
-    { topic: 't/2', payload: bytes('2') },
-  ]);
+  s.binding.handlers.publish(
+    pack(
+      [
+        { topic: 't/1', payload: bytes('1') },
+        { topic: 't/2', payload: bytes('2') },
+      ],
+      false,
+    ).args,
+  );
   assert.equal(s.bus.published, 2);
+  await s.bus.subscriber('other')!.idle();
+  assert.deepEqual(
+    seen.map((m) => [m.topic, new TextDecoder().decode(m.payload), m.payload.buffer.byteLength]),
+    [
+      ['t/1', '1', 1],
+      ['t/2', '2', 1],
+    ],
+  );
 });
 
 test('a failed delivery is retried after the instance ends and a new one is ready', async () => {
