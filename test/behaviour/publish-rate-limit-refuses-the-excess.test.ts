@@ -22,8 +22,10 @@ test('the publish rate limit refuses the excess, and its warning names the modul
     assert.equal(warning.module, 'telemetry');
     assert.equal(warning.limit, 'limits.publishPerSecond');
     assert.equal(warning.perSecond, 50);
-    // Two seconds of refusals at ~950/s.
-    await host.waitForLog((l) => l.code === 'EH_LIMIT' && Number(l.refusedSinceLastWarning) > 100, 20_000, 'a summary line');
+    // A summary line for the refusals since the last warning. Telemetry holds refused readings
+    // back and publishes a tick's in one call that stops at the first refusal: every 10 ms tick
+    // is refused about once, some 100 refusals a second.
+    await host.waitForLog((l) => l.code === 'EH_LIMIT' && Number(l.refusedSinceLastWarning) > 50, 20_000, 'a summary line');
     const seconds = (Date.now() - started) / 1000;
     const lines = host.lines.filter((l) => l.code === 'EH_LIMIT').length;
     assert.ok(lines <= seconds + 2, `${lines} warnings in ${seconds.toFixed(1)} s`);

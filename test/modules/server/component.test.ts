@@ -85,6 +85,10 @@ async function start(config: Record<string, string>, opts: { listenError?: boole
       bus.push({ topic, payload: dec(payload) });
       return ok;
     },
+    // The server publishes one message at a time: it must know each one's answer before acknowledging it.
+    publishBatch: () => {
+      throw new Error('the server does not publish in batches');
+    },
     subscribe: (f: string) => {
       subscribed.push(f);
       return ok;
