@@ -4,12 +4,8 @@
 // modules ready, its rate charts move as telemetry flows, a deploy from the
 // page adds a module (and replaces and removes it), and a run-once from the
 // page shows the program's output.
-// It also takes the screenshots the README shows: into images/ with
-// UPDATE_SCREENSHOTS=1, otherwise into a temporary folder, so a test run leaves
-// the tracked files alone.
+// It also saves the screenshots the README shows (images/dashboard*.png).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -20,8 +16,6 @@ import { HttpSink } from '../support/http-sink.ts';
 import { gateway, server, telemetry } from '../support/modules.ts';
 import { moduleWasm, root } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
-
-const shots = process.env.UPDATE_SCREENSHOTS === '1' ? join(root, 'images') : mkdtempSync(join(tmpdir(), 'edgehost-dashboard-'));
 
 const REFERENCE = ['telemetry', 'gateway', 'server'];
 
@@ -125,7 +119,7 @@ test('the dashboard asks for the token, shows the reference modules ready with m
     await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-module="extra"] .chart')?.dataset.samples) >= 3, undefined, {
       timeout: 15_000,
     });
-    await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+    await page.screenshot({ path: join(root, 'images/dashboard.png'), fullPage: true });
 
     // A phone: a tab of its own asks for the token again (it is kept per tab), and nothing is wider than the screen.
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -136,7 +130,7 @@ test('the dashboard asks for the token, shows the reference modules ready with m
     });
     const width = await phone.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the page is ${width} px wide on a 390 px screen`);
-    await phone.screenshot({ path: join(shots, 'dashboard-phone.png') });
+    await phone.screenshot({ path: join(root, 'images/dashboard-phone.png') });
 
     // Remove from the page, once confirmed: the card goes.
     page.once('dialog', (dialog) => {
