@@ -168,7 +168,8 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'ms',
       baseline: 'plain Node http, same work and load',
       baselineValue: plain.latency.p99,
-      ratio: module.latency.p99 / plain.latency.p99,
+      // autocannon reports whole milliseconds: plain Node's p99 is often 0, and no ratio then.
+      ...(plain.latency.p99 > 0 ? { ratio: module.latency.p99 / plain.latency.p99 } : {}),
     },
   ];
   rows.push(await firstRequestToSleepingModule());
