@@ -82,6 +82,7 @@ export class Link<Out> {
    * turns the list into the op's args when the turn's messages leave.
    */
   append(cap: string, op: string, item: unknown, pack: Packer<unknown, unknown>): void {
+    if (this.#closed) return;
     const last = this.#queue[this.#queue.length - 1] as Wire | undefined;
     if (last !== undefined && last.t === 'notify' && last.cap === cap && last.op === op && this.#packers.has(last)) {
       (last.args as unknown[]).push(item);
