@@ -76,8 +76,10 @@ test('50 concurrent runs with a concurrency of 4 all answer 200 or 429, and the 
     t.diagnostic(`host RSS: ${mb(baseline)} before, ${mb(peak)} at the peak, ${mb(afterFirst)} after burst 1, ${mb(afterSecond)} after burst 2`);
     // What stays is bounded by the concurrency, not by the number of runs: memory the allocator
     // keeps from the 4 workers that ran at once, for the next ones (measured: about 50 MiB on
-    // Debian 12 with glibc's defaults). A second burst of 50 adds (almost) nothing.
-    assert.ok(afterSecond < afterFirst + 15 * MiB, `RSS grew from ${mb(afterFirst)} to ${mb(afterSecond)} over 50 more runs`);
+    // Debian 12 with glibc's defaults). A second burst of 50 adds little: 0 to 21 MiB measured,
+    // the most when other test files ran beside it. 32 MiB still catches a leak of 0.65 MiB
+    // a run, and a worker kept by every run would be 16 to 20 MiB each (bench/memory.ts).
+    assert.ok(afterSecond < afterFirst + 32 * MiB, `RSS grew from ${mb(afterFirst)} to ${mb(afterSecond)} over 50 more runs`);
     assert.ok(afterFirst < baseline + 80 * MiB, `RSS ${mb(afterFirst)} after the runs, ${mb(baseline)} before`);
     // The runs' workers are gone: a run after the burst is admitted at once.
     assert.equal((await admin.run(program)).status, 200);
