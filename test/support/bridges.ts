@@ -44,9 +44,11 @@ export interface DeviceReport {
 
 /**
  * Asserts, per device, that the seqs without their repeats are 1..n in order (none missing,
- * none out of order) and returns how many arrived twice or more (at-least-once allows them).
+ * none out of order), reaching at least `atLeast`, and returns how many arrived twice or more
+ * (at-least-once allows them). With `fromFirstArrival` they run from the first seq that
+ * arrived instead of 1.
  */
-export function checkDevices(items: Reading[], devices: string[], atLeast = 1): DeviceReport[] {
+export function checkDevices(items: Reading[], devices: string[], atLeast = 1, fromFirstArrival = false): DeviceReport[] {
   const by = seqsByDevice(items);
   return devices.map((device) => {
     const seqs = by.get(device) ?? [];
@@ -57,12 +59,13 @@ export function checkDevices(items: Reading[], devices: string[], atLeast = 1): 
       seen.add(s);
       firsts.push(s);
     }
+    const first = fromFirstArrival && firsts.length > 0 ? firsts[0] : 1;
     assert.deepEqual(
       firsts,
-      Array.from({ length: firsts.length }, (_, i) => i + 1),
+      Array.from({ length: firsts.length }, (_, i) => i + first),
       `${device}: readings missing or out of order (first arrivals: ${firsts.join(',')})`,
     );
-    assert.ok(firsts.length >= atLeast, `${device}: only ${firsts.length} readings`);
+    assert.ok(first + firsts.length - 1 >= atLeast, `${device}: readings ${first} to ${first + firsts.length - 1}, expected up to ${atLeast} at least`);
     return { device, distinct: firsts.length, duplicates: seqs.length - firsts.length };
   });
 }
