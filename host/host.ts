@@ -2,7 +2,7 @@
 // Modules come and go while it runs (addModule, replaceModule, removeModule);
 // the config file is only the set it starts with.
 import { dirname, join, resolve } from 'node:path';
-import { Bridge, type BridgeInfo } from './bridge/bridge.ts';
+import type { Bridge, BridgeInfo } from './bridge/bridge.ts';
 import { bridgeId } from './bridge/loops.ts';
 import { Bus, type BusMessage, DurableStore } from './bus/bus.ts';
 import type { HostServices } from './capabilities/capability.ts';
@@ -94,6 +94,8 @@ export class Host {
    */
   async start(sources: ReadonlyMap<string, ModuleSource> = new Map()): Promise<void> {
     const ownClientIds = new Set(this.config.bridges.map((b) => b.clientId));
+    // Loaded only when there are bridges: MQTT.js alone is about 200 ms of a start.
+    const { Bridge } = this.config.bridges.length > 0 ? await import('./bridge/bridge.ts') : { Bridge: undefined as never };
     for (const spec of this.config.bridges) {
       this.bridges.set(spec.name, new Bridge(spec, { bus: this.bus, logger: this.#logger, commit: () => this.bus.commit(), ownClientIds }));
     }
