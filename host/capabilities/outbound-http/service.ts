@@ -4,7 +4,7 @@
 // pool, which outlives its instances.
 import http from 'node:http';
 import https from 'node:https';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import { err, ok, type ServiceHalf } from '../capability.ts';
 import { allowEntryFor, isAllowed, parseAllowedHosts } from '../networking/allowed-hosts.ts';
 import type { OutboundHttpGrant } from './grant.ts';
@@ -15,6 +15,16 @@ const METHODS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'optio
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'edgehost/0.1';
+/**
+ * got is imported on first use, or a second after a module that may send is ready:
+ * loading it took about 300 ms of the main thread, which a start spent before any
+ * module could be ready. A request that comes first waits for the import.
+ */
+let gotModule: Promise<typeof import('got').default> | undefined;
+const loadGot = () => {
+  gotModule ??= import('got').then((m) => m.default);
+  return gotModule;
+};
 // Hop-by-hop headers (RFC 9110 7.6.1) and the framing ones the host computes
 // itself: a guest-supplied value would describe a connection it does not own.
 const DROPPED_HEADERS = new Set([
@@ -48,17 +58,19 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (ho
   // One pool per module: connections are reused across its requests, and one
   // module's sockets are never handed to another.
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
-  const client = got.extend({
-    agent: agents,
-    // Each hop is checked against the grant before it is requested, so got must not follow on its own.
-    followRedirect: false,
-    throwHttpErrors: false,
-    retry: { limit: 0 },
-    // The guest gets the bytes the server sent, with the headers that describe them.
-    decompress: false,
-    allowGetBody: true,
-    headers: { 'user-agent': USER_AGENT },
-  });
+  let client: Got | undefined;
+  const clientOf = async () =>
+    (client ??= (await loadGot()).extend({
+      agent: agents,
+      // Each hop is checked against the grant before it is requested, so got must not follow on its own.
+      followRedirect: false,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      // The guest gets the bytes the server sent, with the headers that describe them.
+      decompress: false,
+      allowGetBody: true,
+      headers: { 'user-agent': USER_AGENT },
+    }));
 
   const deny = (url: URL) => {
     const entry = allowEntryFor(url);
@@ -67,6 +79,7 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (ho
   };
 
   async function follow(first: URL, req: HttpRequest, headers: Headers, timeoutMs: number): Promise<SendResult> {
+    const got = await clientOf();
     const deadline = performance.now() + timeoutMs;
     let url = first;
     let method = req.method.toUpperCase();
@@ -74,7 +87,7 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (ho
     for (let hops = 0; ; hops++) {
       const remaining = Math.ceil(deadline - performance.now());
       if (remaining <= 0) return timeout();
-      const attempt = await exchange(client, url, method, headers, body, remaining, grant.maxResponseBytes);
+      const attempt = await exchange(got, url, method, headers, body, remaining, grant.maxResponseBytes);
       if (attempt.tag === 'err') return attempt;
       const response = attempt.val;
       const location = REDIRECTS.has(response.status) ? response.headers.find(([n]) => n === 'location')?.[1] : undefined;
@@ -106,6 +119,9 @@ export const bind: ServiceHalf<OutboundHttpGrant, OutboundHttpOps>['bind'] = (ho
   return {
     // Each pending request holds at most grants.outboundHttp.maxResponseBytes of response body.
     held: () => ({ httpPendingRequests: pending }),
+    instanceReady: () => {
+      setTimeout(() => void loadGot().catch(() => {}), 1000).unref();
+    },
     close() {
       agents.http.destroy();
       agents.https.destroy();
