@@ -13,6 +13,7 @@ import { gateway, server } from '../support/modules.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
+import { publishThroughKill } from '../support/publish-through-kill.ts';
 
 const TOTAL = 2000;
 const WINDOW = 64;
@@ -44,40 +45,24 @@ test('host A SIGKILLed mid-run and restarted: every message it had acknowledged 
     const c = client;
     const killAt = 200 + Math.floor(Math.random() * 1600);
     t.diagnostic(`SIGKILL after ${killAt} acknowledged publishes`);
-    let acked = 0;
-    let next = 0;
-    let killed = false;
-    const ackedBeforeKill = new Set<number>();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${acked} of ${TOTAL} publishes acknowledged`)), 60_000);
-      const send = () => {
-        while (next < TOTAL && next - acked < WINDOW) {
-          const i = next++;
-          c.publish(`load/${i % 10}`, JSON.stringify({ i }), { qos: 1 }, (err) => {
-            if (err) return reject(err);
-            acked++;
-            if (!killed) ackedBeforeKill.add(i);
-            if (!killed && acked >= killAt) {
-              killed = true;
-              hostA.kill();
-              void hostA.exited.then(() => {
-                hostA = startA();
-              });
-            }
-            if (acked === TOTAL) {
-              clearTimeout(timer);
-              resolve();
-            } else send();
-          });
-        }
-      };
-      send();
+    const { ackedBeforeKill, killed } = await publishThroughKill(c, {
+      total: TOTAL,
+      window: WINDOW,
+      killAt,
+      timeoutMs: 60_000,
+      payload: (i) => JSON.stringify({ i }),
+      kill: () => {
+        hostA.kill();
+        void hostA.exited.then(() => {
+          hostA = startA();
+        });
+      },
     });
     await sink.waitFor(() => new Set(sink.items<{ i: number }>().map((x) => x.i)).size === TOTAL, 60_000, 'all messages at the sink');
     const received = sink.items<{ i: number }>().map((x) => x.i);
     const distinct = new Set(received);
     t.diagnostic(
-      `sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.size} acknowledged before the kill`,
+      `sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.length} acknowledged before the kill`,
     );
     for (const i of ackedBeforeKill) assert.ok(distinct.has(i), `message ${i} was acknowledged by host A before the kill but never reached host B`);
     assert.equal(distinct.size, TOTAL);

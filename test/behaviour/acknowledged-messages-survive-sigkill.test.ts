@@ -11,6 +11,7 @@ import { HttpSink } from '../support/http-sink.ts';
 import { gateway, server } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
+import { publishThroughKill } from '../support/publish-through-kill.ts';
 
 const TOTAL = 5000;
 const WINDOW = 64;
@@ -42,40 +43,24 @@ test('after SIGKILL and a restart on the same data dir, all 5,000 messages publi
     const c = client;
     const killAt = 500 + Math.floor(Math.random() * 4000);
     t.diagnostic(`SIGKILL after ${killAt} acknowledged publishes`);
-    let acked = 0;
-    let next = 0;
-    let killed = false;
-    const ackedBeforeKill = new Set<number>();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${acked} of ${TOTAL} publishes acknowledged`)), 90_000);
-      const send = () => {
-        while (next < TOTAL && next - acked < WINDOW) {
-          const i = next++;
-          c.publish(`load/${i % 10}`, JSON.stringify({ i }), { qos: 1 }, (err) => {
-            if (err) return reject(err);
-            acked++;
-            if (!killed) ackedBeforeKill.add(i);
-            if (!killed && acked >= killAt) {
-              killed = true;
-              host.kill();
-              void host.exited.then(() => {
-                host = start();
-              });
-            }
-            if (acked === TOTAL) {
-              clearTimeout(timer);
-              resolve();
-            } else send();
-          });
-        }
-      };
-      send();
+    const { ackedBeforeKill, killed } = await publishThroughKill(c, {
+      total: TOTAL,
+      window: WINDOW,
+      killAt,
+      timeoutMs: 90_000,
+      payload: (i) => JSON.stringify({ i }),
+      kill: () => {
+        host.kill();
+        void host.exited.then(() => {
+          host = start();
+        });
+      },
     });
     await sink.waitFor(() => new Set(sink.items<{ i: number }>().map((x) => x.i)).size === TOTAL, 60_000, 'all messages at the sink');
     const received = sink.items<{ i: number }>().map((x) => x.i);
     const distinct = new Set(received);
     t.diagnostic(
-      `sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.size} acknowledged before the kill`,
+      `sink: ${received.length} items, ${distinct.size} distinct, ${received.length - distinct.size} duplicates; ${ackedBeforeKill.length} acknowledged before the kill`,
     );
     assert.equal(distinct.size, TOTAL);
     for (const i of ackedBeforeKill) assert.ok(distinct.has(i), `message ${i} was acknowledged before the kill but never reached the sink`);

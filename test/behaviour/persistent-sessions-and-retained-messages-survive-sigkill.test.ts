@@ -15,6 +15,7 @@ import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { server } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
+import { publishThroughKill } from '../support/publish-through-kill.ts';
 
 const TOTAL = 2000;
 const WINDOW = 64;
@@ -56,34 +57,18 @@ test('after SIGKILL and a restart on the same data dir, 3.1.1 and 5.0 clients re
     const p = publisher;
     const killAt = 200 + Math.floor(Math.random() * (TOTAL - 400));
     t.diagnostic(`SIGKILL after ${killAt} acknowledged publishes`);
-    let acked = 0;
-    let next = 0;
-    let killed = false;
-    const ackedBeforeKill: number[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${acked} of ${TOTAL} publishes acknowledged`)), 120_000);
-      const send = () => {
-        while (next < TOTAL && next - acked < WINDOW) {
-          const i = next++;
-          p.publish(`load/${i % 10}`, String(i), { qos: 1 }, (err) => {
-            if (err) return reject(err);
-            acked++;
-            if (!killed) ackedBeforeKill.push(i);
-            if (!killed && acked >= killAt) {
-              killed = true;
-              host.kill();
-              void host.exited.then(() => {
-                host = start();
-              });
-            }
-            if (acked === TOTAL) {
-              clearTimeout(timer);
-              resolve();
-            } else send();
-          });
-        }
-      };
-      send();
+    const { ackedBeforeKill, killed } = await publishThroughKill(p, {
+      total: TOTAL,
+      window: WINDOW,
+      killAt,
+      timeoutMs: 120_000,
+      payload: (i) => String(i),
+      kill: () => {
+        host.kill();
+        void host.exited.then(() => {
+          host = start();
+        });
+      },
     });
     assert.ok(killed, 'the host was killed during the run');
     await host.ready(['server']);
