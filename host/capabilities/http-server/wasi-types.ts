@@ -166,24 +166,42 @@ export function wasiHttpTypes({ streams, attach }: TypesHost) {
     }
   }
 
-  class IncomingRequest {
+  /** What an incoming request and an incoming response share: their headers, and a body the guest takes once (or that is discarded). */
+  class IncomingMessage {
+    readonly #headers: HeaderList;
+    readonly #body: InstanceType<typeof Inbound>;
+    #consumed = false;
+    constructor(headers: HeaderList, body: InstanceType<typeof Inbound>) {
+      this.#headers = headers;
+      this.#body = body;
+    }
+    headers() {
+      return Fields.received(this.#headers);
+    }
+    consume() {
+      if (this.#consumed) return err();
+      this.#consumed = true;
+      return ok(new IncomingBody(this.#body));
+    }
+    [Symbol.dispose]() {
+      if (!this.#consumed) this.#body.discard();
+    }
+  }
+
+  class IncomingRequest extends IncomingMessage {
     readonly #method: string;
     readonly #scheme: 'http' | 'https';
     readonly #authority: string;
     readonly #path: string;
-    readonly #headers: HeaderList;
-    readonly #body: InstanceType<typeof Inbound>;
-    #consumed = false;
     constructor(
       head: { method: string; scheme: 'http' | 'https'; authority: string; pathWithQuery: string; headers: HeaderList },
       body: InstanceType<typeof Inbound>,
     ) {
+      super(head.headers, body);
       this.#method = head.method;
       this.#scheme = head.scheme;
       this.#authority = head.authority;
       this.#path = head.pathWithQuery;
-      this.#headers = head.headers;
-      this.#body = body;
     }
     method() {
       return methodVariant(this.#method);
@@ -196,17 +214,6 @@ export function wasiHttpTypes({ streams, attach }: TypesHost) {
     }
     authority() {
       return this.#authority;
-    }
-    headers() {
-      return Fields.received(this.#headers);
-    }
-    consume() {
-      if (this.#consumed) return err();
-      this.#consumed = true;
-      return ok(new IncomingBody(this.#body));
-    }
-    [Symbol.dispose]() {
-      if (!this.#consumed) this.#body.discard();
     }
   }
 
@@ -350,29 +357,14 @@ export function wasiHttpTypes({ streams, attach }: TypesHost) {
     }
   }
 
-  class IncomingResponse {
+  class IncomingResponse extends IncomingMessage {
     readonly #status: number;
-    readonly #headers: HeaderList;
-    readonly #body: InstanceType<typeof Inbound>;
-    #consumed = false;
     constructor(status: number, headers: HeaderList, body: InstanceType<typeof Inbound>) {
+      super(headers, body);
       this.#status = status;
-      this.#headers = headers;
-      this.#body = body;
     }
     status() {
       return this.#status;
-    }
-    headers() {
-      return Fields.received(this.#headers);
-    }
-    consume() {
-      if (this.#consumed) return err();
-      this.#consumed = true;
-      return ok(new IncomingBody(this.#body));
-    }
-    [Symbol.dispose]() {
-      if (!this.#consumed) this.#body.discard();
     }
   }
 
