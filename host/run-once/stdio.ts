@@ -4,8 +4,8 @@
 // host/sandbox/wasi (no arguments, empty stdin, output into the log) for a
 // run only; everything else (clocks, random, the denied network, the
 // filesystem) is the sandbox's own.
-import { ModuleExit } from '../sandbox/wasi/cli.ts';
-import { InputStream, MAX_STREAM_CHUNK, OutputStream } from '../sandbox/wasi/io.ts';
+import { cliInterfaces } from '../sandbox/wasi/cli.ts';
+import { bytesSource, InputStream, OutputStream } from '../sandbox/wasi/io.ts';
 import type { CaptureWriter } from './capture.ts';
 
 export interface RunStdio {
@@ -19,16 +19,6 @@ export interface RunStdio {
 }
 
 export function runStdio(opts: RunStdio): Record<string, Record<string, unknown>> {
-  let offset = 0;
-  const stdin = new InputStream({
-    read(max) {
-      if (offset >= opts.stdin.length) return undefined;
-      const end = Math.min(opts.stdin.length, offset + Math.min(max, MAX_STREAM_CHUNK));
-      const chunk = opts.stdin.subarray(offset, end);
-      offset = end;
-      return chunk;
-    },
-  });
   const output = (stream: 'stdout' | 'stderr') => {
     const sink = opts.capture.sink(stream);
     return new OutputStream((bytes) => {
@@ -36,32 +26,11 @@ export function runStdio(opts: RunStdio): Record<string, Record<string, unknown>
       opts.onWrite?.();
     });
   };
-  const stdout = output('stdout');
-  const stderr = output('stderr');
-  class TerminalInput {}
-  class TerminalOutput {}
-  return {
-    'wasi:cli/environment': {
-      getEnvironment: () => opts.env,
-      getArguments: () => opts.args,
-      // No working directory: nothing about the host leaks.
-      initialCwd: () => undefined,
-    },
-    'wasi:cli/exit': {
-      exit(status: { tag: 'ok' | 'err' }) {
-        throw new ModuleExit(status.tag === 'ok' ? 0 : 1);
-      },
-      exitWithCode(code: number) {
-        throw new ModuleExit(code);
-      },
-    },
-    'wasi:cli/stdin': { getStdin: () => stdin },
-    'wasi:cli/stdout': { getStdout: () => stdout },
-    'wasi:cli/stderr': { getStderr: () => stderr },
-    'wasi:cli/terminal-input': { TerminalInput },
-    'wasi:cli/terminal-output': { TerminalOutput },
-    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
-    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
-    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
-  };
+  return cliInterfaces({
+    env: opts.env,
+    args: opts.args,
+    stdin: new InputStream(bytesSource(opts.stdin)),
+    stdout: output('stdout'),
+    stderr: output('stderr'),
+  });
 }

@@ -106,10 +106,7 @@ export function createCli(env: [string, string][], logger: Logger, options: CliO
   const stdout = new OutputStream(capture?.stdout.write ?? out.sink);
   const stderr = new OutputStream(capture?.stderr.write ?? err.sink);
   const stdin = new InputStream(options.stdin ? bytesSource(options.stdin) : undefined);
-  const args = [...(options.args ?? [])];
   let exitCode: number | undefined;
-  class TerminalInput {}
-  class TerminalOutput {}
   return {
     flush() {
       out.flush();
@@ -122,32 +119,50 @@ export function createCli(env: [string, string][], logger: Logger, options: CliO
     capture,
     /** The code the guest passed to wasi:cli/exit (`exit(ok)` is 0, `exit(err)` is 1), if it called it. */
     exitCode: () => exitCode,
-    interfaces: {
-      // Only granted variables, no working directory, arguments only when a run-once passes
-      // them: nothing about the host leaks.
-      'wasi:cli/environment': {
-        getEnvironment: () => env,
-        getArguments: () => args,
-        initialCwd: () => undefined,
-      },
-      'wasi:cli/exit': {
-        exit(status: { tag: 'ok' | 'err' }) {
-          exitCode = status.tag === 'ok' ? 0 : 1;
-          throw new ModuleExit(exitCode);
-        },
-        exitWithCode(code: number) {
-          exitCode = code;
-          throw new ModuleExit(code);
-        },
-      },
-      'wasi:cli/stdin': { getStdin: () => stdin },
-      'wasi:cli/stdout': { getStdout: () => stdout },
-      'wasi:cli/stderr': { getStderr: () => stderr },
-      'wasi:cli/terminal-input': { TerminalInput },
-      'wasi:cli/terminal-output': { TerminalOutput },
-      'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
-      'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
-      'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    // Only granted variables, no working directory, arguments only when a run-once passes them.
+    interfaces: cliInterfaces({ env, args: [...(options.args ?? [])], stdin, stdout, stderr, onExit: (code) => (exitCode = code) }),
+  };
+}
+
+/** The streams and values a guest's wasi:cli interfaces hand out. */
+export interface CliIo {
+  env: [string, string][];
+  args: readonly string[];
+  stdin: InputStream;
+  stdout: OutputStream;
+  stderr: OutputStream;
+  /** Told the code of a wasi:cli/exit before the guest unwinds (`exit(ok)` is 0, `exit(err)` is 1). */
+  onExit?: (code: number) => void;
+}
+
+/**
+ * The wasi:cli interfaces over `io`, for a module and for a run-once alike: the guest sees
+ * what it is handed and nothing of the host (no working directory, no terminal).
+ */
+export function cliInterfaces(io: CliIo) {
+  class TerminalInput {}
+  class TerminalOutput {}
+  const exit = (code: number): never => {
+    io.onExit?.(code);
+    throw new ModuleExit(code);
+  };
+  return {
+    'wasi:cli/environment': {
+      getEnvironment: () => io.env,
+      getArguments: () => io.args,
+      initialCwd: () => undefined,
     },
+    'wasi:cli/exit': {
+      exit: (status: { tag: 'ok' | 'err' }) => exit(status.tag === 'ok' ? 0 : 1),
+      exitWithCode: (code: number) => exit(code),
+    },
+    'wasi:cli/stdin': { getStdin: () => io.stdin },
+    'wasi:cli/stdout': { getStdout: () => io.stdout },
+    'wasi:cli/stderr': { getStderr: () => io.stderr },
+    'wasi:cli/terminal-input': { TerminalInput },
+    'wasi:cli/terminal-output': { TerminalOutput },
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
   };
 }
