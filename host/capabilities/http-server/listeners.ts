@@ -6,6 +6,7 @@
 // so routes are added and removed here rather than fixed at start.
 import http from 'node:http';
 import type { Logger } from '../../log-forwarding.ts';
+import { bindProblem } from '../networking/bind-problem.ts';
 import { parseListenAddress } from '../socket/address.ts';
 import { MAX_HEADER_BYTES } from './grant.ts';
 import { type Route, RouteTable } from './routes.ts';
@@ -122,7 +123,7 @@ export class HttpListeners {
     l.bound = new Promise<void>((resolve, reject) => {
       const failed = (e: NodeJS.ErrnoException) => {
         if (this.#listeners.get(address) === l) this.#listeners.delete(address);
-        reject(new Error(`cannot listen on ${address}: ${bindProblem(e)}`));
+        reject(new Error(`cannot listen on ${address}: ${bindProblem(e, 'by another process, or a module of another capability')}`));
       };
       server.once('error', failed);
       server.once('listening', () => {
@@ -143,18 +144,5 @@ export class HttpListeners {
     // Requests in flight finish; idle keep-alive connections would hold the port open.
     l.server.closeIdleConnections();
     this.#logger.info({ address: l.address }, 'stopped listening for HTTP');
-  }
-}
-
-function bindProblem(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'EADDRINUSE':
-      return 'the address is in use (by another process, or a module of another capability)';
-    case 'EADDRNOTAVAIL':
-      return 'no local interface has this IP';
-    case 'EACCES':
-      return 'permission denied (ports below 1024 need privileges)';
-    default:
-      return e.message;
   }
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { throttledLog } from '../../log-throttle.ts';
 import type { ServiceHalf } from '../capability.ts';
+import { bindProblem } from '../networking/bind-problem.ts';
 import { parseListenAddress } from './address.ts';
 import type { SocketGrant } from './grant.ts';
 import type { SocketEvent, SocketOps } from './ops.ts';
@@ -396,7 +397,7 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
         listener.bound = new Promise<void>((resolve, reject) => {
           const failed = (e: NodeJS.ErrnoException) => {
             listeners.delete(parsed.text);
-            const message = `cannot listen on ${parsed.text}: ${bindProblem(e)}; free it or grant another address (${hint('<ip:port>')})`;
+            const message = `cannot listen on ${parsed.text}: ${bindProblem(e, 'by another process, or another module')}; free it or grant another address (${hint('<ip:port>')})`;
             logger.error({ address: parsed.text, err: e }, message);
             reject(new Error(message));
           };
@@ -519,19 +520,6 @@ export const bind: ServiceHalf<SocketGrant, SocketOps>['bind'] = (host, module, 
     },
   };
 };
-
-function bindProblem(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'EADDRINUSE':
-      return 'the address is in use (by another process, or another module)';
-    case 'EADDRNOTAVAIL':
-      return 'no local interface has this IP';
-    case 'EACCES':
-      return 'permission denied (ports below 1024 need privileges)';
-    default:
-      return e.message;
-  }
-}
 
 function remoteAddressOf(socket: net.Socket): string {
   const { remoteAddress: ip, remotePort: port } = socket;
