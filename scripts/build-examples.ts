@@ -28,9 +28,9 @@
 // tools), stored in <component>.wasm.sha256, has changed.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
+import { listFiles, sha256, writeAtomic } from './files.ts';
 import { RELABEL_SUFFIX, relabel, standardWasiNames, WASI_VERSION } from './wasi-relabel.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -118,31 +118,6 @@ function checkToolchain(): string {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-const sha256 = (...parts: (string | Uint8Array)[]) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p).update('\0');
-  return h.digest('hex');
-};
-
-function listFiles(dir: string, base = dir): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...listFiles(p, base));
-    else if (e.isFile()) out.push(relative(base, p));
-  }
-  return out.sort();
-}
-
-/** Write via a temporary file and rename, so readers (a test running meanwhile) never see a partial file. */
-function writeAtomic(path: string, bytes: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
 
 function readText(path: string): string | undefined {
   try {

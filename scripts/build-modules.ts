@@ -47,13 +47,13 @@
 // WIT is read with host/components/wit.ts, the host's own reader.
 
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { readWitPackage, type WitPackage, type World, wasiPackage } from '../host/components/wit.ts';
 import { BuildProgress } from './build-progress.ts';
+import { listFiles, sha256, tmpName, writeAtomic } from './files.ts';
 import {
   checkExportShape,
   displayPath,
@@ -147,24 +147,7 @@ const toolVersions = [
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-const sha256 = (...parts: (string | Uint8Array)[]) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p).update('\0');
-  return h.digest('hex');
-};
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-function listFiles(dir: string, base = dir): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...listFiles(p, base));
-    else if (e.isFile()) out.push(relative(base, p));
-  }
-  return out.sort();
-}
 
 const dirHashes = new Map<string, string>();
 /** sha256 of every file (path and contents) under `dir`. */
@@ -177,17 +160,6 @@ function hashDir(dir: string): string {
     dirHashes.set(dir, h);
   }
   return h;
-}
-
-/** A temporary name next to `path`, unique to this process (two builds may run at once). */
-const tmpName = (path: string, ext = '') => `${path}.${process.pid}.tmp${ext}`;
-
-/** Write via a temporary file and rename, so readers never see a partial file. */
-function writeAtomic(path: string, bytes: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tmpName(path);
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
 }
 
 function writeIfChanged(path: string, bytes: Uint8Array): void {
