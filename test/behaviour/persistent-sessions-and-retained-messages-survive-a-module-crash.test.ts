@@ -13,13 +13,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
-import { Clients, withTimeout } from '../modules/server/clients.ts';
+import { Clients, KEEPERS, withTimeout } from '../modules/server/clients.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { server } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
-
-const SESSION_EXPIRY_S = 3600;
 
 test('a crash of the server module in the middle of a call loses no acknowledged message of a persistent session, nor a retained message', async (t) => {
   const port = await freePort();
@@ -31,17 +29,9 @@ test('a crash of the server module in the middle of a call loses no acknowledged
   const clients = new Clients(() => port);
   let publisher: mqtt.MqttClient | undefined;
   let lock: DatabaseSync | undefined;
-  const persistent = {
-    'keeper-311': { protocolVersion: 4 as const, clean: false },
-    'keeper-5': { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S } },
-  };
   try {
     await host.ready(['server']);
-    for (const [id, options] of Object.entries(persistent)) {
-      const { c } = await clients.connect(id, options);
-      await c.subscribeAsync('news/#', { qos: 1 });
-      await c.endAsync();
-    }
+    await clients.subscribeAndLeave(KEEPERS, 'news/#');
     publisher = await mqtt.connectAsync(`mqtt://${address}`, {
       clientId: 'publisher',
       clean: false,
@@ -70,7 +60,7 @@ test('a crash of the server module in the middle of a call loses no acknowledged
     await withTimeout(last, 15_000, 'the resent publish to be acknowledged');
 
     const expected = [...Array.from({ length: 50 }, (_, k) => `acked ${k + 1}`), 'unacknowledged when the module crashed'];
-    for (const [id, options] of Object.entries(persistent)) {
+    for (const [id, options] of Object.entries(KEEPERS)) {
       const { inbox, connack } = await clients.connect(id, options);
       assert.equal(connack.sessionPresent, true, `${id} resumed its session`);
       await inbox.wait((m) => m.topic === 'news/last', `${id}: the resent message`);

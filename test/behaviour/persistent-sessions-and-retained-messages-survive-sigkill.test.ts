@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
-import { Clients, withTimeout } from '../modules/server/clients.ts';
+import { Clients, KEEPERS, withTimeout } from '../modules/server/clients.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { server } from '../support/modules.ts';
 import { tempDir } from '../support/paths.ts';
@@ -19,7 +19,6 @@ import { publishThroughKill } from '../support/publish-through-kill.ts';
 
 const TOTAL = 2000;
 const WINDOW = 64;
-const SESSION_EXPIRY_S = 3600;
 
 test('after SIGKILL and a restart on the same data dir, 3.1.1 and 5.0 clients resume their sessions with every queued message, and retained messages are back', async (t) => {
   const port = await freePort();
@@ -30,17 +29,9 @@ test('after SIGKILL and a restart on the same data dir, 3.1.1 and 5.0 clients re
   let host = start();
   const clients = new Clients(() => port);
   let publisher: mqtt.MqttClient | undefined;
-  const persistent = {
-    'keeper-311': { protocolVersion: 4 as const, clean: false },
-    'keeper-5': { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S } },
-  };
   try {
     await host.ready(['server']);
-    for (const [id, options] of Object.entries(persistent)) {
-      const { c } = await clients.connect(id, options);
-      await c.subscribeAsync('load/#', { qos: 1 });
-      await c.endAsync();
-    }
+    await clients.subscribeAndLeave(KEEPERS, 'load/#');
     publisher = await mqtt.connectAsync(`mqtt://${address}`, {
       clientId: 'publisher',
       clean: false,
@@ -76,7 +67,7 @@ test('after SIGKILL and a restart on the same data dir, 3.1.1 and 5.0 clients re
     t.diagnostic(restored.msg);
     assert.match(restored.msg, /restored 3 sessions holding \d+ messages, and 2 retained messages/);
 
-    for (const [id, options] of Object.entries(persistent)) {
+    for (const [id, options] of Object.entries(KEEPERS)) {
       const { c, inbox, connack } = await clients.connect(id, options);
       assert.equal(connack.sessionPresent, true, `${id} resumed its session`);
       const ids = () => inbox.messages.filter((m) => m.topic.startsWith('load/')).map((m) => Number(m.payload));

@@ -60,12 +60,30 @@ export class Inbox {
 }
 
 /** mqtt.js clients of one test file, ended in `closeAll`. */
+/**
+ * Two persistent sessions, an MQTT 3.1.1 one and a 5.0 one that expires after an hour: the
+ * keepers of the persistence tests, who subscribe, go away, and come back for what was queued.
+ */
+export const KEEPERS = {
+  'keeper-311': { protocolVersion: 4 as const, clean: false },
+  'keeper-5': { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 3600 } },
+};
+
 export class Clients {
   readonly all: MqttClient[] = [];
   readonly port: () => number;
 
   constructor(port: () => number) {
     this.port = port;
+  }
+
+  /** Connects each keeper, subscribes it to `filter` at QoS 1 and disconnects it: its session then queues messages. */
+  async subscribeAndLeave(keepers: Record<string, IClientOptions>, filter: string): Promise<void> {
+    for (const [id, options] of Object.entries(keepers)) {
+      const { c } = await this.connect(id, options);
+      await c.subscribeAsync(filter, { qos: 1 });
+      await c.endAsync();
+    }
   }
 
   /** A connected client with an inbox that listened from before CONNACK (messages a session resumes with follow it). */
