@@ -1,6 +1,8 @@
 // A module's timers run on the main thread: they fire into whichever instance
 // is ready, and a tick that is already waiting is not queued again, so a busy
-// module never has ticks pile up behind it.
+// module never has ticks pile up behind it. A timer that comes due while its
+// instance is still starting (an `after(0)` armed in `init` fires before the
+// worker has said it is ready) waits for ready instead of being lost.
 //
 // While the module sleeps (idle sleep), its timers keep running here; one that
 // comes due wakes it. The instance that wakes runs `init` again and arms its
@@ -29,7 +31,11 @@ export const bind: ServiceHalf<unknown, TimerOps>['bind'] = (_host, module) => {
   const tick = (t: Timer) => {
     if (pending.has(t.id)) return;
     const worker = module.readyWorker();
-    if (!worker) return;
+    if (!worker) {
+      t.due = true;
+      return;
+    }
+    if (!t.repeat) timers.delete(t.id);
     const id = t.id;
     pending.add(id);
     worker
@@ -41,7 +47,6 @@ export const bind: ServiceHalf<unknown, TimerOps>['bind'] = (_host, module) => {
   };
 
   const fire = (t: Timer) => {
-    if (!t.repeat) timers.delete(t.id);
     if (kept.includes(t)) {
       // Sleeping: the tick waits for the instance this wakes.
       t.due = true;
@@ -95,7 +100,6 @@ export const bind: ServiceHalf<unknown, TimerOps>['bind'] = (_host, module) => {
       for (const t of timers.values()) {
         if (!t.due) continue;
         t.due = false;
-        if (!t.repeat) timers.delete(t.id);
         tick(t);
       }
     },

@@ -29,11 +29,15 @@ function timers(maxTimers = 1000, guest: (id: number) => Promise<void> | void = 
   toWorker = worker.handlers() as unknown as typeof toWorker;
   binding.instanceStarting?.(1);
   binding.instanceReady?.(1);
-  return { timer, ticks, binding };
+  return { timer, ticks, binding, service };
 }
 
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((r) => setTimeout(r, 5));
+const until = async (check: () => boolean, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    assert.ok(Date.now() < deadline, `not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 };
 
 test('after fires once, every repeats, cancel stops it', async () => {
@@ -79,4 +83,22 @@ test('when the instance ends its timers stop: the next instance arms its own', a
   const n = t.ticks.length;
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(t.ticks.length, n);
+});
+
+test('a timer due before its instance is ready fires once it is ready, not never', async () => {
+  const t = timers();
+  t.binding.instanceEnded?.(1, 'crash');
+  t.service.setReady(false);
+  t.binding.instanceStarting?.(2);
+  // As a guest's init does: armed while the instance is still starting.
+  const once = t.timer.after(0);
+  const repeat = t.timer.every(5);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(t.ticks, []);
+  t.service.setReady(true);
+  t.binding.instanceReady?.(2);
+  await until(() => t.ticks.includes(once) && t.ticks.includes(repeat));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(t.ticks.filter((id) => id === once).length, 1);
+  t.binding.close?.();
 });
