@@ -175,7 +175,7 @@ export class Host {
 
   async #run(spec: ResolvedModule, component: LoadedComponent, source: ModuleSource): Promise<ModuleRuntime> {
     const bundle = await this.workerBundle();
-    if (spec.idle && !this.#standby) this.#standby = new StandbyWorker(bundle.entry, moduleLimits.parse({}).workerHeapMb as number);
+    if (spec.idle && !this.#standby) this.#standby = new StandbyWorker(bundle, moduleLimits.parse({}).workerHeapMb as number);
     const runtime = new ModuleRuntime(spec, component, {
       host: this.services,
       bundle,

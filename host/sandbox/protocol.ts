@@ -92,3 +92,12 @@ export interface WorkerInit {
   /** Count calls, refusals and limit hits for the host's metrics. */
   metrics: boolean;
 }
+
+/** The workerData of a thread started ahead of need (standby.ts): its WorkerInit comes as its first message. */
+export interface StandbyData {
+  standby: {
+    /** Modules to load while it waits: the capabilities' worker halves. */
+    preload: string[];
+    compileCacheDir: string;
+  };
+}

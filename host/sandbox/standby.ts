@@ -1,17 +1,21 @@
 // One worker thread started ahead of need, so that a module waking from idle
 // sleep (or restarting) does not wait for a thread to boot: booting a Node
 // worker and loading the host's worker code is most of what a wake-up costs.
-// The spare waits for its WorkerInit as its first message (see worker.ts).
+// The spare waits for its WorkerInit as its first message (see worker.ts);
+// meanwhile it loads every capability's worker half, which a wake-up would
+// otherwise spend about 17 ms on.
 import { Worker } from 'node:worker_threads';
+import type { StandbyData } from './protocol.ts';
+import type { WorkerBundle } from './worker-bundle.ts';
 
 export class StandbyWorker {
-  readonly #entry: URL;
+  readonly #bundle: WorkerBundle;
   readonly #heapMb: number;
   #spare: Worker | undefined;
   #closed = false;
 
-  constructor(entry: URL, heapMb: number) {
-    this.#entry = entry;
+  constructor(bundle: WorkerBundle, heapMb: number) {
+    this.#bundle = bundle;
     this.#heapMb = heapMb;
     this.#refill();
   }
@@ -34,7 +38,8 @@ export class StandbyWorker {
 
   #refill() {
     if (this.#closed || this.#spare) return;
-    const worker = new Worker(this.#entry, { env: {}, resourceLimits: workerLimits(this.#heapMb) });
+    const workerData: StandbyData = { standby: { preload: this.#bundle.halves, compileCacheDir: this.#bundle.compileCacheDir } };
+    const worker = new Worker(this.#bundle.entry, { workerData, env: {}, resourceLimits: workerLimits(this.#heapMb) });
     // A spare must not keep the host alive, and one that dies is replaced.
     worker.unref();
     worker.once('exit', () => {

@@ -17,6 +17,8 @@ export interface WorkerBundle {
   entry: URL;
   /** The bundled module of a capability's worker half, by its source URL. */
   workerHalf(source: string): string;
+  /** The bundled modules of all the worker halves it was made with. */
+  halves: string[];
   /** Where workers keep V8's compiled code (see worker.ts). */
   compileCacheDir: string;
 }
@@ -59,6 +61,7 @@ export async function make(halves: readonly string[], cacheDir: string): Promise
     compileCacheDir: join(cacheDir, 'v8'),
     entry: js(sources[0]),
     workerHalf: (source) => js(fileURLToPath(source)).href,
+    halves: sources.slice(1).map((source) => js(source).href),
   };
 }
 

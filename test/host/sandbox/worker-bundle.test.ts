@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { make } from '../../../host/sandbox/worker-bundle.ts';
@@ -38,4 +38,14 @@ test('a second start reuses the bundle its manifest lists, and a changed input m
   const third = await make(halves, cache);
   assert.equal(third.entry.href, first.entry.href, 'the same sources bundle to the same folder');
   assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), manifest);
+});
+
+test('halves lists the bundled module of every worker half, which a standby thread preloads', async () => {
+  const two = [...halves, new URL('../../../host/capabilities/logging/worker.ts', import.meta.url).href];
+  const bundle = await make(two, tempDir());
+  assert.deepEqual(
+    bundle.halves,
+    two.map((h) => bundle.workerHalf(h)),
+  );
+  for (const url of bundle.halves) assert.ok(existsSync(new URL(url)), `${url} was written`);
 });
