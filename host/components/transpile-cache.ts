@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HostError } from '../errors.ts';
+import { asScript, scriptPathOf } from '../sandbox/component-code.ts';
 
 // jco's package.json is not in its exports map: read it from the resolved entry's folder.
 const jcoVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@bytecodealliance/jco')), 'utf8')).version;
@@ -56,6 +58,9 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
     await mkdir(dirname(join(tmp, name)), { recursive: true });
     await writeFile(join(tmp, name), name.endsWith('.js') ? patchGlue(Buffer.from(data).toString('utf8')) : data);
   }
+  // The same glue as a classic script, which workers load with a code cache of the glue that ran (sandbox/component-code.ts).
+  const script = asScript(await readFile(join(tmp, 'component.js'), 'utf8'), pathToFileURL(join(dir, 'component.js')).href);
+  if (script !== undefined) await writeFile(scriptPathOf(join(tmp, 'component.js')), script);
   await writeFile(join(tmp, 'meta.json'), JSON.stringify({ imports: result.imports, exports: result.exports, jcoVersion, options }));
   try {
     await rename(tmp, dir);
@@ -70,7 +75,7 @@ export async function transpileCached(componentPath: string, cacheDir: string, o
 // the component is instantiated, keeps the behaviour (JCO_DEBUG still works)
 // without the per-call cost. If a jco version words it differently the glue
 // is left as generated; the string is part of the cache key.
-const GLUE_PATCH = 'debuglog-once-v1';
+const GLUE_PATCH = 'debuglog-once-v1,script-v1';
 const DEBUG_LOG_PER_CALL = 'const _debugLog = (...args) => {\n    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }\n    console.debug(...args);\n  };';
 const DEBUG_LOG_ONCE = 'const _debugLog = globalThis?.process?.env?.JCO_DEBUG ? (...args) => console.debug(...args) : () => {};';
 

@@ -7,6 +7,7 @@ import type { CapabilityOps, OpHandlers, WorkerContext, WorkerHalf } from '../ca
 import { type ForwardedLine, forwardingLogger, type Logger, type LogLevel } from '../log-forwarding.ts';
 import { throttledLog } from '../log-throttle.ts';
 import { CallClock } from './call-clock.ts';
+import { type ComponentCode, loadComponentCode } from './component-code.ts';
 import { diagnoseGuestFailure } from './guest-failure.ts';
 import { errorText, Link, type OpTable } from './link.ts';
 import { type Dispatcher, dispatch, type Message, type ToMain, type ToWorker, type WorkerInit } from './protocol.ts';
@@ -47,6 +48,7 @@ export class WorkerInstance {
   readonly metrics: WorkerMetrics;
   readonly #wasi: ReturnType<typeof createWasi>;
   /** Calls into the guest run one after another, in the order they were queued. */
+  #code: ComponentCode | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #stopping = false;
   #ended = false;
@@ -107,6 +109,7 @@ export class WorkerInstance {
     }
     this.#send({ t: 'ready', instantiateMs: Math.round(performance.now() - started) });
     this.#link.flush();
+    void this.#code?.keepCache();
     // Counts of the last calls go within a second even when no call follows them.
     if (this.metrics.enabled) {
       setInterval(() => {
@@ -236,7 +239,8 @@ export class WorkerInstance {
     const imports = new Proxy(importObject, {
       get: (target, key) => (typeof key === 'string' ? (target[key] ?? target[unversioned(key)]) : undefined),
     });
-    const { instantiate } = await import(this.#init.componentJs);
+    this.#code = await loadComponentCode(this.#init.componentJs);
+    const { instantiate } = this.#code;
     const core = this.#init.coreModules;
     const getCoreModule = (name: string) => {
       const module = core[name];
