@@ -8,11 +8,10 @@
 //     (maxBatch, lingerMs, capacity, drop-oldest), so batching and the one-batch-in-flight
 //     rule are the real ones;
 //   - consumer: like modules/gateway, checks each payload is JSON, joins the batch into one
-//     `[p1,p2,...]` body and POSTs it with got over a keep-alive agent (the client and settings
-//     the host's outbound-http capability uses); 2xx acknowledges the batch.
+//     `[p1,p2,...]` body and POSTs it with node:http over a keep-alive agent (the client the
+//     host's outbound-http capability uses, with a 5 s timeout); 2xx acknowledges the batch.
 import http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
-import got from 'got';
 import { Bus } from '../host/bus/bus.ts';
 import { deliveryOptions } from '../host/config/schema.ts';
 import { batchBody, device } from './plain.ts';
@@ -31,14 +30,30 @@ const o = workerData as BaselineOptions;
 const port = parentPort!;
 
 const agent = new http.Agent({ keepAlive: true });
-const client = got.extend({
-  agent: { http: agent },
-  followRedirect: false,
-  throwHttpErrors: false,
-  retry: { limit: 0 },
-  decompress: false,
-  headers: { 'user-agent': 'edgehost-bench-baseline' },
-});
+
+/** POSTs `body` and resolves with the status once the whole response arrived. */
+function post(url: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': 'edgehost-bench-baseline' },
+    });
+    const timer = setTimeout(() => req.destroy(new Error('no response within 5000 ms')), 5000);
+    req.on('response', (res) => {
+      res.on('data', () => {});
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end(body);
+  });
+}
 
 let dropped = 0;
 const bus = new Bus({ onOverflow: () => void dropped++ });
@@ -49,8 +64,8 @@ const delivery = deliveryOptions.parse({ maxBatch: o.maxBatch, lingerMs: o.linge
 const gateway = bus.addSubscriber('gateway', delivery, async (batch) => {
   if (batch.length === 0) return;
   const body = batchBody(batch.map((m) => m.payload));
-  const res = await client.post(o.url, { body, headers: { 'content-type': 'application/json' }, timeout: { request: 5000 } });
-  if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`sink answered ${res.statusCode}`);
+  const status = await post(o.url, body);
+  if (status < 200 || status > 299) throw new Error(`sink answered ${status}`);
 });
 gateway.subscribe('telemetry/#');
 

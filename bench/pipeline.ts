@@ -10,7 +10,7 @@
 // (publishPerSecond, httpRequestsPerSecond) are switched off: they are policy, not capacity.
 //
 // Baseline: bench/pipeline-baseline.ts, the same generator on the same schedule, the host's own
-// Bus with the same delivery options, and the gateway's work in plain JS posting with got over
+// Bus with the same delivery options, and the gateway's work in plain JS posting with node:http over
 // keep-alive. It runs in a worker thread, not on this thread: the sink lives on this thread's
 // event loop, and in the edgehost run it has this thread to itself (the host is another
 // process), so the baseline pipeline must not share the sink's event loop either. A worker
@@ -409,7 +409,7 @@ export async function run(): Promise<BenchResult[]> {
     )}`,
   );
   const sum = (xs: WindowStats[], f: (s: WindowStats) => number) => xs.reduce((a, s) => a + f(s), 0);
-  const against = 'plain Node: same generator, host Bus, got keep-alive (worker thread)';
+  const against = 'plain Node: same generator, host Bus, node:http keep-alive (worker thread)';
   return [
     { name: 'telemetry->bus->gateway->HTTP sink', value: rate.e, unit: 'msgs/s', baseline: against, baselineValue: rate.b, ratio: rate.e / rate.b },
     {

@@ -6,7 +6,7 @@ export type BenchResult = {
   name: string;
   value: number;
   unit: string;
-  /** What the baseline is, in a few words ("plain Node: Bus + got, no WebAssembly"). */
+  /** What the baseline is, in a few words ("plain Node: Bus + node:http, no WebAssembly"). */
   baseline?: string;
   baselineValue?: number;
   ratio?: number;

@@ -15,7 +15,7 @@ export const outboundHttp = defineCapability<OutboundHttpGrant, OutboundHttpOps>
   limits: {
     /** Outbound HTTP requests per second (a burst of one second's worth is allowed); 0 = no limit. */
     httpRequestsPerSecond: z.number().int().min(0).default(1000),
-    /** Requests of the module the host is making at once (a restarted instance does not cancel its predecessor's); past it, `limited`. */
+    /** Requests an instance of the module is making at once (its worker makes them; a restart ends them with it); past it, `limited`. */
     maxPendingHttpRequests: z.number().int().positive().default(16),
   },
   flags: [

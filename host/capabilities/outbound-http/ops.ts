@@ -1,10 +1,9 @@
 import type { Op } from '../capability.ts';
-import type { HttpRequest, SendResult } from './types.ts';
 
 export interface OutboundHttpOps {
   toService: {
-    /** One request, redirects followed within the grant; the guest is suspended meanwhile. */
-    send: Op<HttpRequest, SendResult>;
+    /** A request was made (redirects followed): its final status, or 'error', and how long it took. */
+    done: Op<{ status: number | 'error'; seconds: number }>;
   };
   toWorker: Record<never, Op>;
 }

@@ -3,20 +3,29 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import { type OutboundHttpGrant, type OutboundHttpOps, outboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
-import { bind } from '../../../../host/capabilities/outbound-http/service.ts';
+import { createClient } from '../../../../host/capabilities/outbound-http/client.ts';
+import { type OutboundHttpGrant, outboundHttpGrant } from '../../../../host/capabilities/outbound-http/index.ts';
 import type { HttpRequest } from '../../../../host/capabilities/outbound-http/types.ts';
-import { fakeService } from '../../../support/capability-fakes.ts';
 
-/** The service half of one module, recording denials; its pools are closed after all tests. */
+/** A module's name and the refusals it was told about (what WorkerContext.denied logs). */
 function fakeContext(moduleName = 'gateway') {
-  return fakeService<OutboundHttpOps>(moduleName);
+  return { moduleName, denials: [] as { target: string; allowWith: string }[], done: [] as (number | 'error')[] };
 }
 
-function create(f: ReturnType<typeof fakeContext>, grant: OutboundHttpGrant) {
-  const binding = bind(f.host, f.module, grant);
-  cleanups.push(async () => binding.close?.());
-  return { send: (req: HttpRequest) => Promise.resolve(binding.handlers.send(req)) };
+/** One instance's client; its pools are closed after all tests. */
+function create(f: ReturnType<typeof fakeContext>, grant: OutboundHttpGrant, maxPending = 16) {
+  const client = createClient({
+    moduleName: f.moduleName,
+    grant,
+    maxPending,
+    denied: (target, allowWith) => {
+      f.denials.push({ target, allowWith });
+      return `outbound-http: ${target} is not granted to module "${f.moduleName}"; to allow it: ${allowWith}`;
+    },
+    done: (status) => f.done.push(status),
+  });
+  cleanups.push(async () => client.close());
+  return client;
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -311,5 +320,49 @@ describe('failures', () => {
       assert.equal(r.val.tag, 'invalid', JSON.stringify(req));
     }
     assert.equal(s.connections(), 0);
+  });
+});
+
+describe('accounting', () => {
+  test('past maxPending requests in progress the next is limited, and none is sent for it', async () => {
+    const waiting: http.ServerResponse[] = [];
+    let bothArrived!: () => void;
+    const arrived = new Promise<void>((r) => (bothArrived = r));
+    const s = await serve((_q, res) => {
+      if (waiting.push(res) === 2) bothArrived();
+    });
+    const f = fakeContext();
+    const host = create(f, grantFor({ allowedHosts: [`127.0.0.1:${s.port}`] }), 2);
+    const first = [host.send(get(`${s.origin}/1`)), host.send(get(`${s.origin}/2`))];
+    await arrived;
+    const r = await host.send(get(`${s.origin}/3`));
+    assert.deepEqual(r, { tag: 'err', val: { tag: 'limited', val: '2 requests of this module are in progress (limits.maxPendingHttpRequests is 2)' } });
+    for (const res of waiting) res.end('ok');
+    assert.deepEqual(
+      (await Promise.all(first)).map((x) => x.tag),
+      ['ok', 'ok'],
+    );
+    assert.deepEqual(
+      s.seen.map((x) => x.url),
+      ['/1', '/2'],
+    );
+  });
+
+  test('each request made is reported once, with its final status or error', async () => {
+    const s = await serve((req, res) => {
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/here' });
+        return res.end();
+      }
+      res.writeHead(req.url === '/here' ? 201 : 500);
+      res.end();
+    });
+    const f = fakeContext();
+    const host = create(f, grantFor({ allowedHosts: [`127.0.0.1:${s.port}`] }));
+    await host.send(get(`${s.origin}/moved`));
+    await host.send(get(`${s.origin}/broken`));
+    await host.send(get(`http://127.0.0.1:${s.port + 1}/`)); // not granted: not made, not reported
+    await host.send(get(`${s.origin}/slow`, { timeoutMs: 0 })); // invalid: not made
+    assert.deepEqual(f.done, [201, 500]);
   });
 });
