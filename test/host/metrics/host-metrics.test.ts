@@ -47,6 +47,8 @@ test('metrics scraped while traffic flows agree with what was sent: deliveries, 
       if (
         sample(families, 'edgehost_messages_delivered_total', { module: 'gateway' }) === 20 &&
         (sample(families, 'edgehost_guest_call_failures_total', { module: 'trap', outcome: 'trap' }) ?? 0) >= 1 &&
+        // Counted by the worker that refused it, like the guest's own figures.
+        (sample(families, 'edgehost_denied_calls_total', { module: 'denied', capability: 'outbound-http' }) ?? 0) >= 1 &&
         handleCalls(text) >= sink.requests.length
       )
         break;
