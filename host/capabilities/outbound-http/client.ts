@@ -190,8 +190,6 @@ function nodeHeaders(list: Headers, body: Uint8Array | undefined): http.Outgoing
   return out;
 }
 
-class Timeout extends Error {}
-
 /** One request/response, without following redirects; the body is counted as it arrives. */
 function exchange(
   agent: http.Agent,
@@ -212,7 +210,10 @@ function exchange(
     };
     const request = (url.protocol === 'https:' ? https.request : http.request)(url, { method, agent, headers: nodeHeaders(headers, body) });
     // The whole exchange, connecting and the body included, within the timeout.
-    const timer = setTimeout(() => request.destroy(new Timeout()), timeoutMs);
+    const timer = setTimeout(() => {
+      settle(timeout());
+      request.destroy();
+    }, timeoutMs);
     const fail = (e: HttpError) => {
       settle(err(e));
       request.destroy();
@@ -237,10 +238,12 @@ function exchange(
         settle(ok({ status: response.statusCode ?? 0, headers: pairs(response.rawHeaders), body }));
       });
       response.on('error', (e: Error) => onError(e));
-      response.on('aborted', () => settle(network('the connection ended before the whole response arrived')));
+      // Closed without 'end' (the server or the network cut it): whatever error came first stands.
+      response.on('close', () => {
+        if (!response.complete) settle(network('the connection closed before the whole response arrived'));
+      });
     });
     const onError = (e: Error & { code?: string }) => {
-      if (e instanceof Timeout) return settle(timeout());
       const code = e.code && !e.message.includes(e.code) ? `${e.code}: ` : '';
       settle(network(`${code}${e.message}`));
     };

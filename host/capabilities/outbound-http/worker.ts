@@ -19,12 +19,6 @@ export const create: WorkerHalf<OutboundHttpGrant, OutboundHttpOps>['create'] = 
       // The request is made on this thread (client.ts) while the guest waits, and that
       // wait is not counted against its call deadline.
       async send(req: HttpRequest): Promise<SendResult> {
-        if (req.body && req.body.length > grant.maxRequestBytes) {
-          return err<HttpError>({
-            tag: 'invalid',
-            val: `request body of ${req.body.length} bytes exceeds the limit of ${grant.maxRequestBytes} (grants.outboundHttp.maxRequestBytes)`,
-          });
-        }
         if (!ctx.allow('httpRequestsPerSecond')) {
           return err<HttpError>({
             tag: 'limited',

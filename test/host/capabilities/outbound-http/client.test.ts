@@ -256,6 +256,25 @@ describe('failures', () => {
     assert.deepEqual(r, { tag: 'err', val: { tag: 'timeout' } });
   });
 
+  test('a body that stalls after the headers is a timeout too', async () => {
+    const s = await serve((_q, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only part');
+    });
+    const host = create(fakeContext(), grantFor({ allowedHosts: [`127.0.0.1:${s.port}`] }));
+    assert.deepEqual(await host.send(get(`${s.origin}/`, { timeoutMs: 100 })), { tag: 'err', val: { tag: 'timeout' } });
+  });
+
+  test('a connection cut in the middle of the body is a network error, not a short response', async () => {
+    const s = await serve((_q, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only part', () => res.socket?.destroy());
+    });
+    const host = create(fakeContext(), grantFor({ allowedHosts: [`127.0.0.1:${s.port}`] }));
+    const r = (await host.send(get(`${s.origin}/`))) as { tag: string; val: { tag: string } };
+    assert.deepEqual([r.tag, r.val.tag], ['err', 'network']);
+  });
+
   test('the grant default timeout applies when the request gives none', async () => {
     const s = await serve(() => {});
     const host = create(fakeContext(), grantFor({ allowedHosts: [`127.0.0.1:${s.port}`], defaultTimeoutMs: 100 }));
