@@ -4,11 +4,12 @@
 // in order per device, none missing; duplicates are allowed, counted and reported.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bridge, bridgeUp, checkDevices, type Reading } from '../support/bridges.ts';
+import { bridge, bridgeUp } from '../support/bridges.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
+import { checkDevices, type Reading } from '../support/readings.ts';
 
 const OUTAGE_MS = 10_000;
 

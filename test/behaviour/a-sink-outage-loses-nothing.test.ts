@@ -5,11 +5,7 @@ import { test } from 'node:test';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
-
-interface Reading {
-  deviceId: string;
-  seq: number;
-}
+import { assertEachDeviceInOrder, type Reading } from '../support/readings.ts';
 
 test('sink down for 10 s, then up: zero loss, order per device kept', async () => {
   const sink = await new HttpSink().listen();
@@ -34,16 +30,7 @@ test('sink down for 10 s, then up: zero loss, order per device kept', async () =
       30_000,
       'catch-up after the outage',
     );
-    for (const device of ['d1', 'd2', 'd3']) {
-      const seqs = sink
-        .items<Reading>()
-        .filter((r) => r.deviceId === device)
-        .map((r) => r.seq);
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: seqs.length }, (_, i) => i + 1),
-        `${device}: out of order, duplicated or missing`,
-      );
+    for (const [device, seqs] of assertEachDeviceInOrder(sink.items<Reading>(), ['d1', 'd2', 'd3'])) {
       assert.ok(seqs.length >= lastPublished, `${device}: only ${seqs.length} readings`);
     }
   } finally {

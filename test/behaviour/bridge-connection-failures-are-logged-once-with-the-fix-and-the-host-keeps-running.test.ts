@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bridge, bridgeUp, type Reading } from '../support/bridges.ts';
+import { bridge, bridgeUp } from '../support/bridges.ts';
 import { HostProcess, type LogLine, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
 import { Mosquitto, testTls } from '../support/mosquitto.ts';
 import { tempDir } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
+import type { Reading } from '../support/readings.ts';
 
 const WRONG = 'wr0ng-pa55word-xyz';
 const RIGHT = 'r1ght-pa55word-xyz';

@@ -5,11 +5,12 @@
 // matches what the sink received.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bridge, bridgeUp, checkDevices, type Reading } from '../support/bridges.ts';
+import { bridge, bridgeUp } from '../support/bridges.ts';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
+import { checkDevices, type Reading } from '../support/readings.ts';
 
 const DEVICES = ['d1', 'd2', 'd3'];
 

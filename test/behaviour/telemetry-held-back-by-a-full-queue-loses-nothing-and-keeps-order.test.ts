@@ -8,11 +8,7 @@ import { test } from 'node:test';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
-
-interface Reading {
-  deviceId: string;
-  seq: number;
-}
+import { assertEachDeviceInOrder, type Reading } from '../support/readings.ts';
 
 const DEVICES = ['d1', 'd2', 'd3'];
 /** About 30 readings of about 110 bytes. */
@@ -40,17 +36,7 @@ test('telemetry held back by a full durable queue: every reading arrives after t
       60_000,
       `${PER_DEVICE} readings of each device at the sink`,
     );
-    for (const device of DEVICES) {
-      const seqs = sink
-        .items<Reading>()
-        .filter((r) => r.deviceId === device)
-        .map((r) => r.seq);
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: seqs.length }, (_, i) => i + 1),
-        `${device}: out of order, duplicated or missing`,
-      );
-    }
+    assertEachDeviceInOrder(sink.items<Reading>(), DEVICES);
     await host.waitForLog((l) => l.module === 'telemetry' && /takes readings again/.test(l.msg), 10_000, 'telemetry to sample again');
     assert.deepEqual(
       host.lines.filter((l) => /dropping per its delivery.overflow|publish to .* failed/.test(l.msg)),

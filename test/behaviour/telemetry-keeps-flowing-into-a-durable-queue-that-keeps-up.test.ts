@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { HostProcess, writeConfig } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { gateway, telemetry } from '../support/modules.ts';
+import { assertEachDeviceInOrder, type Reading } from '../support/readings.ts';
 
 const CAPACITY = 500;
 
@@ -25,17 +26,7 @@ test('telemetry into a durable queue that keeps up goes on past the queue capaci
     await host.ready(['telemetry', 'uplink']);
     const target = 10 * CAPACITY;
     await sink.waitFor(() => sink.items().length >= target, 60_000, `${target} readings at the sink (${10}× the queue's capacity)`);
-    for (const d of devices) {
-      const seqs = sink
-        .items<{ deviceId: string; seq: number }>()
-        .filter((r) => r.deviceId === d)
-        .map((r) => r.seq);
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: seqs.length }, (_, i) => i + 1),
-        `${d}: out of order, duplicated or missing`,
-      );
-    }
+    assertEachDeviceInOrder(sink.items<Reading>(), devices);
   } finally {
     host.kill();
     await sink.close();

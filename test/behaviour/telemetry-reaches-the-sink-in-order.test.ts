@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { HostProcess, type LogLine } from '../support/host-process.ts';
 import { HttpSink } from '../support/http-sink.ts';
 import { freePort } from '../support/ports.ts';
+import { assertEachDeviceInOrder } from '../support/readings.ts';
 
 interface Reading {
   deviceId: string;
@@ -19,13 +20,6 @@ async function startHost(allowed: string, url: string) {
   const host = new HostProcess(['--gateway-allowed-host', allowed, '--gateway-url', url, '--server-socket-address', `127.0.0.1:${await freePort()}`]);
   await host.ready(['telemetry', 'gateway', 'server']);
   return host;
-}
-
-/** Per device, the seq numbers received, in arrival order. */
-function seqsByDevice(items: Reading[]): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  for (const r of items) m.set(r.deviceId, [...(m.get(r.deviceId) ?? []), r.seq]);
-  return m;
 }
 
 const deniedFor = (host: HostProcess, target: string) =>
@@ -58,10 +52,7 @@ test('every telemetry object reaches the sink in publish order per device, none 
     const lastSeq = Math.max(...sink.items<Reading>().map((r) => r.seq));
     await sink.waitFor(reached(lastSeq + 4), 30_000, 'recovery past the outage');
 
-    for (const [device, seqs] of seqsByDevice(sink.items<Reading>())) {
-      const expected = Array.from({ length: seqs.length }, (_, i) => i + 1);
-      assert.deepEqual(seqs, expected, `${device}: received seqs out of order, duplicated or missing`);
-    }
+    assertEachDeviceInOrder(sink.items<Reading>());
   } finally {
     host.kill();
     await sink.close();

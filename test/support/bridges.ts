@@ -1,6 +1,5 @@
-// Helpers for behaviour tests of bridges: config entries, waiting for a bridge's log lines,
-// and checking what reached a sink per device (order, gaps, duplicates).
-import assert from 'node:assert/strict';
+// Helpers for behaviour tests of bridges: config entries and waiting for a bridge's log
+// lines. What reached a sink per device is checked with readings.ts.
 import type { HostProcess, LogLine } from './host-process.ts';
 
 export interface Rule {
@@ -22,50 +21,4 @@ export async function bridgeUp(host: HostProcess, name: string, opts: { subscrib
   const line = await host.waitForLog(match(/^bridge \S+ connected to /), opts.timeoutMs ?? 30_000, `bridge ${name} connected`);
   if (opts.subscribed) await host.waitForLog(match(/^bridge \S+ subscribed to /), opts.timeoutMs ?? 30_000, `bridge ${name} subscribed`);
   return line;
-}
-
-export interface Reading {
-  deviceId: string;
-  seq: number;
-}
-
-/** Per device, the seq numbers in arrival order. */
-export function seqsByDevice(items: Reading[]): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  for (const r of items) m.set(r.deviceId, [...(m.get(r.deviceId) ?? []), r.seq]);
-  return m;
-}
-
-export interface DeviceReport {
-  device: string;
-  distinct: number;
-  duplicates: number;
-}
-
-/**
- * Asserts, per device, that the seqs without their repeats are 1..n in order (none missing,
- * none out of order), reaching at least `atLeast`, and returns how many arrived twice or more
- * (at-least-once allows them). With `fromFirstArrival` they run from the first seq that
- * arrived instead of 1.
- */
-export function checkDevices(items: Reading[], devices: string[], atLeast = 1, fromFirstArrival = false): DeviceReport[] {
-  const by = seqsByDevice(items);
-  return devices.map((device) => {
-    const seqs = by.get(device) ?? [];
-    const firsts: number[] = [];
-    const seen = new Set<number>();
-    for (const s of seqs) {
-      if (seen.has(s)) continue;
-      seen.add(s);
-      firsts.push(s);
-    }
-    const first = fromFirstArrival && firsts.length > 0 ? firsts[0] : 1;
-    assert.deepEqual(
-      firsts,
-      Array.from({ length: firsts.length }, (_, i) => i + first),
-      `${device}: readings missing or out of order (first arrivals: ${firsts.join(',')})`,
-    );
-    assert.ok(first + firsts.length - 1 >= atLeast, `${device}: readings ${first} to ${first + firsts.length - 1}, expected up to ${atLeast} at least`);
-    return { device, distinct: firsts.length, duplicates: seqs.length - firsts.length };
-  });
 }
