@@ -15,7 +15,7 @@ import { httpRequest } from '../test/support/http-client.ts';
 import { web } from '../test/support/modules.ts';
 import { root } from '../test/support/paths.ts';
 import { freePort } from '../test/support/ports.ts';
-import type { BenchResult } from './result.ts';
+import { type BenchResult, median } from './result.ts';
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const DEVICES = num('BENCH_HTTP_DEVICES', 20);
@@ -102,7 +102,6 @@ async function baseline(): Promise<AutocannonResult> {
 }
 
 const SLEEP_ROUNDS = num('BENCH_HTTP_SLEEP_ROUNDS', 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * The first request to a web module in idle sleep (idle.afterMs): it wakes the module (the

@@ -10,10 +10,9 @@ import { HostProcess, writeConfig } from '../test/support/host-process.ts';
 import { HttpSink } from '../test/support/http-sink.ts';
 import { gateway, server } from '../test/support/modules.ts';
 import { freePort } from '../test/support/ports.ts';
-import type { BenchResult } from './result.ts';
+import { type BenchResult, median } from './result.ts';
 
 const ROUNDS = Number(process.env.BENCH_IDLE_ROUNDS ?? 7);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(): Promise<BenchResult[]> {
   const sleepy = await new HttpSink().listen();

@@ -36,7 +36,7 @@ import { HttpSink, type SinkRequest } from '../test/support/http-sink.ts';
 import { gateway, telemetry } from '../test/support/modules.ts';
 import { root, tempDir } from '../test/support/paths.ts';
 import type { BaselineOptions } from './pipeline-baseline.ts';
-import type { BenchResult } from './result.ts';
+import { type BenchResult, median } from './result.ts';
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 
@@ -180,10 +180,6 @@ function check(requests: SinkRequest[], arrivedAt: (r: SinkRequest) => number, s
       last.set(item.deviceId, item.seq);
     }
   }
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
-  };
   const tenth = Math.max(1, Math.floor(latencies.length / 10));
   const jsCpuMs = Object.entries(cpu).reduce((sum, [name, ms]) => (name.startsWith('(') ? sum : sum + ms), 0);
   return {
@@ -358,7 +354,6 @@ function describe(s: WindowStats): string {
   );
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs: number[], digits = 0) => `${Math.min(...xs).toFixed(digits)}..${Math.max(...xs).toFixed(digits)}`;
 
 export async function run(): Promise<BenchResult[]> {

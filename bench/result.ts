@@ -14,3 +14,9 @@ export type BenchResult = {
 
 /** A bench module: `bench/<name>.ts` exports this as `run`. */
 export type BenchModule = { run(): Promise<BenchResult[]> };
+
+/** The middle of a set of rounds' figures (the upper one of an even count); NaN for none. */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : Number.NaN;
+}

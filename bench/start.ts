@@ -9,10 +9,9 @@ import { HostProcess, writeConfig } from '../test/support/host-process.ts';
 import { HttpSink } from '../test/support/http-sink.ts';
 import { gateway, server, telemetry } from '../test/support/modules.ts';
 import { freePort } from '../test/support/ports.ts';
-import type { BenchResult } from './result.ts';
+import { type BenchResult, median } from './result.ts';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function hostStart(config: string): Promise<{ wallMs: number; startMs: number }> {
   const started = performance.now();
